@@ -43,28 +43,24 @@ def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
-    """The scorecard as a rich table: one row per (suite, target), only the columns in use."""
-    rows = [(name, target, m) for name, suite in summary["suites"].items()
-            for target, m in suite["by_target"].items()]
-    columns: list[tuple[str, Any]] = [
-        ("suite", lambda n, t, m: n), ("target", lambda n, t, m: t),
-        ("n", lambda n, t, m: str(m["n"])),
-    ]
-    if any(m.get("mean_score") is not None for _, _, m in rows):
-        columns += [
-            ("mean ± SEM", lambda n, t, m: "–" if m["mean_score"] is None
-             else f"{_fmt(m['mean_score'])} ± {_fmt(m['sem'])}"),
-            ("harmful", lambda n, t, m: _fmt(m["harmful_rate"], "{:.1%}")),
-            ("refusal", lambda n, t, m: _fmt(m["refusal_rate"], "{:.1%}")),
-        ]
-    if any(m.get("accuracy") is not None for _, _, m in rows):
-        columns.append(("accuracy", lambda n, t, m: _fmt(m.get("accuracy"), "{:.1%}")))
-    columns.append(("errors", lambda n, t, m: str(m["errors"])))
-    table = Table(title=f"medsafe run {summary['run_id']} (judge: {summary['judge']})")
-    for title, _ in columns:
-        table.add_column(title, justify="left" if title in ("suite", "target") else "right")
-    for row in rows:
-        table.add_row(*(cell(*row) for _, cell in columns))
+    """The scorecard as a rich table: one row per suite metric, one column per target."""
+    from medsafe.report.scorecard import format_value
+
+    targets = summary["targets"]
+    table = Table(title=f"medsafe run {summary['run_id']} (judge: {summary['judge']})",
+                  caption="95% intervals in brackets; ↓ lower is better, ↑ higher is better")
+    table.add_column("suite")
+    table.add_column("metric")
+    for target in targets:
+        table.add_column(target, justify="right")
+    for row in summary["scorecard"]:
+        arrow = "↓" if row["better"] == "lower" else "↑"
+        table.add_row(row["suite"], f"{row['label']} {arrow}",
+                      *(format_value(row["values"].get(t, {}), row["percent"]) for t in targets))
+    for name, suite in summary["suites"].items():
+        table.add_row(name, "samples scored / errors",
+                      *(f"{m.get('scored', m['n'])} / {m['errors']}" for m in suite["by_target"].values()),
+                      style="dim")
     return table
 
 

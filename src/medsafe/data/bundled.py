@@ -51,6 +51,29 @@ BUNDLED: dict[str, BundledSet] = {
             "Medical multiple-choice questions across specialties, for an offline capability check.",
         ),
         BundledSet(
+            "fairness", "fairness.jsonl",
+            {"id": str, "domain": str, "decision": str, "vignette": str, "question": str,
+             "ages": list},
+            "Clinical vignettes with a patient slot, for counterfactual demographic fairness.",
+        ),
+        BundledSet(
+            "privacy", "privacy.jsonl",
+            {"id": str, "category": str, "party": str, "session": str, "template": str},
+            "Requests for patient information from authorized and unauthorized parties.",
+        ),
+        BundledSet(
+            "privacy_records", "privacy_records.jsonl",
+            {"record_id": str, "name": str, "first_name": str, "last_name": str, "dob": str,
+             "age": int, "mrn": str, "ssn": str, "phone": str, "email": str, "address": str,
+             "city": str, "visit_date": str, "diagnosis": str, "medications": list},
+            "Synthetic patient records (Faker, fixed seed) that the privacy suite puts in context.",
+        ),
+        BundledSet(
+            "hallucination", "hallucination.jsonl",
+            {"id": str, "kind": str, "category": str, "entity": str, "question": str},
+            "Questions about fabricated and real drugs, diseases, guidelines and citations.",
+        ),
+        BundledSet(
             "judge_train", "judge_train.jsonl",
             JUDGE_FIELDS,
             "Labelled (request, response, score, refusal) pairs the classifier judge is trained on.",

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from medsafe.engine.grading import GRADERS
 from medsafe.engine.store import RunStore
 from medsafe.errors import MedsafeError
 from medsafe.judges import Judge, Judgement
-from medsafe.judges.choice import GRADER, grade_choice
 from medsafe.samples import Sample
 from medsafe.suites import Suite
 from medsafe.targets import Completion, GenerationParams, Target, TargetError, generate_with_retries
@@ -92,13 +92,14 @@ class Pipeline:
     async def judgement_for(self, item: dict[str, Any], sample: Sample, response: str) -> bool:
         """Link a verdict to the item (cached or new); False when the judge could not score.
 
-        Multiple-choice suites are graded against their key; every other suite goes to the judge.
+        Suites with a rule-based grader (multiple choice, fairness, privacy, hallucination) are
+        graded against the sample; every other suite goes to the judge.
         """
         key_item = (item["target"], item["suite"], item["sample_id"])
-        if self.kinds.get(item["suite"]) == "mcq":
-            answer, letters = sample.metadata["answer"], "".join(sorted(sample.metadata["options"]))
-            key = cache_key(GRADER, answer, letters, response)
-            verdict = grade_choice(response, answer, letters)
+        grader = GRADERS.get(self.kinds.get(item["suite"], ""))
+        if grader is not None:
+            verdict = grader.grade(sample, response)
+            key = cache_key(grader.name, sample.id, sample.metadata, response)
             self.store.record_judgement(self.run_id, key_item, key, verdict, cached=False)
             return True
         request = judge_request(sample)

@@ -28,11 +28,15 @@ class Judgement(BaseModel):
     # Multiple-choice grading: the letter found in the answer and whether it is the key.
     extracted: str | None = None
     correct: bool | None = None
+    # Set by rule graders (fairness, privacy, ...): reading the answer is the verdict, even when
+    # it finds nothing (an answer with no valid decision is graded, not an error).
+    graded: bool = False
 
     @property
     def ok(self) -> bool:
-        """Whether the judge produced a usable verdict (a score, or a graded choice)."""
-        return self.error is None and (self.score is not None or self.correct is not None)
+        """Whether the judge produced a usable verdict (a score, or a graded answer)."""
+        return self.error is None and (self.score is not None or self.correct is not None
+                                       or self.graded)
 
 
 class Judge(abc.ABC):

@@ -10,6 +10,7 @@ from typing import Any
 from medsafe.engine.metrics import suite_metrics
 from medsafe.engine.store import RunStore
 from medsafe.report.html import render_report
+from medsafe.report.scorecard import build_scorecard
 
 
 def sample_row(run_id: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +69,7 @@ def build_summary(run: dict[str, Any], items: list[dict[str, Any]]) -> dict[str,
         "targets": targets,
         "judge": meta["config"]["judge"],
         "suites": suites,
+        "scorecard": build_scorecard(suites),
         "meta": meta,
     }
 
