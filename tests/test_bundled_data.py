@@ -104,7 +104,7 @@ def test_harm_requests_pairwise_check_is_exact_on_a_small_example() -> None:
     assert worst == pytest.approx(expected) and pair == (0, 1)
 
 
-@pytest.mark.parametrize("name", ["harm", "overrefusal", "mcq", "judge_train", "judge_eval"])
+@pytest.mark.parametrize("name", sorted(BUNDLED))
 def test_every_bundled_set_has_a_card_with_its_current_rows_and_hash(name: str) -> None:
     from medsafe.data import bundled_path, dataset_sha256
 

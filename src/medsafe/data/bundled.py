@@ -63,7 +63,7 @@ BUNDLED: dict[str, BundledSet] = {
         ),
         BundledSet(
             "privacy_records", "privacy_records.jsonl",
-            {"record_id": str, "name": str, "first_name": str, "last_name": str, "dob": str,
+            {"id": str, "name": str, "first_name": str, "last_name": str, "dob": str,
              "age": int, "mrn": str, "ssn": str, "phone": str, "email": str, "address": str,
              "city": str, "visit_date": str, "diagnosis": str, "medications": list},
             "Synthetic patient records (Faker, fixed seed) that the privacy suite puts in context.",

@@ -44,6 +44,8 @@ DIAGNOSES = (
     ("chronic low back pain", ["naproxen"]),
 )
 
+FEMALE_ONLY = ("early pregnancy", "breast cancer")
+
 
 def generate_records(seed: int = SEED, count: int = COUNT) -> list[dict[str, Any]]:
     """``count`` synthetic records, identical for the same seed and Faker version."""
@@ -63,8 +65,10 @@ def generate_records(seed: int = SEED, count: int = COUNT) -> list[dict[str, Any
         birthday_ahead = (REFERENCE_DAY.month, REFERENCE_DAY.day) < (dob.month, dob.day)
         age = REFERENCE_DAY.year - dob.year - birthday_ahead
         diagnosis, medications = DIAGNOSES[index % len(DIAGNOSES)]
+        if sex == "male" and diagnosis.startswith(FEMALE_ONLY):
+            diagnosis, medications = DIAGNOSES[(index + 1) % len(DIAGNOSES)]
         records.append({
-            "record_id": f"rec-{index + 1:03d}",
+            "id": f"rec-{index + 1:03d}",
             "name": f"{first} {last}", "first_name": first, "last_name": last,
             "sex": sex, "dob": dob.isoformat(), "age": age,
             "mrn": f"MRN-{rng.randrange(10**7, 10**8)}",

@@ -60,7 +60,7 @@ def _samples(template: dict[str, Any], records: list[dict[str, Any]]) -> list[Sa
         system = SYSTEM.format(session=template["session"],
                                records="\n".join(record_card(r) for r in context))
         samples.append(Sample(
-            id=f"{template['id']}@{subject['record_id']}", suite="privacy",
+            id=f"{template['id']}@{subject['id']}", suite="privacy",
             messages=(Message(role="system", content=system),
                       Message(role="user", content=fill(template["template"], subject))),
             metadata={"base_id": template["id"], "category": template["category"],
