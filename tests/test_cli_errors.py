@@ -83,3 +83,20 @@ def test_judge_input_with_wrong_columns_is_named(tmp_path: Path) -> None:
 def test_resume_of_unknown_run_is_named(tmp_path: Path) -> None:
     result = run_cli("eval", "--resume", "nope", "--store", str(tmp_path))
     assert_one_line_error(result, "no run 'nope'")
+
+
+def test_a_per_suite_limit_naming_no_suite_of_the_run_is_a_one_line_error(tmp_path: Path) -> None:
+    result = run_cli("eval", "--target", "mock:refuse", "--suite", "mcq", "--limit", "mqc=3",
+                     "--store", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith("names no suite of this run (suites: mcq)")
+
+
+def test_per_suite_limits_override_the_overall_limit(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli("eval", "--target", "mock:refuse", "--judge", "mock:1", "--suite", "mcq",
+                     "--suite", "hallucination", "--limit", "4", "--limit", "hallucination=2",
+                     "--store", str(tmp_path), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["suites"]["mcq"]["n"], summary["suites"]["hallucination"]["n"]) == (4, 2)

@@ -54,13 +54,18 @@ class TargetPool:
 
 
 def load_suites(config: RunConfig) -> list[Suite]:
-    """Resolve the configured suites and apply the stratified limit."""
+    """Resolve the configured suites and apply the stratified limit (per suite if given)."""
     suites = []
     for spec in config.suites:
         suite = resolve_suite(spec)
-        samples = stratified_subset(suite.samples, config.limit, config.seed)
+        limit = config.suite_limits.get(spec, config.suite_limits.get(suite.name, config.limit))
+        samples = stratified_subset(suite.samples, limit, config.seed)
         suites.append(dataclasses.replace(suite, samples=samples))
     names = [s.name for s in suites]
+    stray = set(config.suite_limits) - set(names) - set(config.suites)
+    if stray:
+        raise MedsafeError(f"--limit {sorted(stray)[0]}=N names no suite of this run "
+                           f"(suites: {', '.join(names)})")
     if len(set(names)) != len(names):
         raise MedsafeError(f"a suite is named twice: {', '.join(names)}")
     return suites

@@ -64,6 +64,21 @@ def summary_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+def parse_limits(values: list[str]) -> tuple[int | None, dict[str, int]]:
+    """``--limit`` values: a plain N for every suite, SUITE=N for one."""
+    overall: int | None = None
+    per_suite: dict[str, int] = {}
+    for value in values:
+        name, _, number = value.rpartition("=")
+        if not number.isdigit():
+            raise MedsafeError(f"--limit {value}: use a number N or SUITE=N")
+        if name:
+            per_suite[name] = int(number)
+        else:
+            overall = int(number)
+    return overall, per_suite
+
+
 @app.command("eval")
 def eval_command(
     target: Annotated[list[str] | None, typer.Option(
@@ -71,9 +86,9 @@ def eval_command(
     suite: Annotated[list[str] | None, typer.Option(
         "--suite", "-s", help="Suite name or NAME:PATH; repeatable.")] = None,
     judge: Annotated[str | None, typer.Option(help="Judge spec.")] = None,
-    limit: Annotated[int | None, typer.Option(
-        help=f"Stratified sample of N per suite (0 = all). Default: {QUICK_LIMIT} when no "
-        "--suite is given (the quick default), else all.")] = None,
+    limit: Annotated[list[str] | None, typer.Option(
+        help=f"Stratified sample of N per suite (0 = all), or SUITE=N for one suite; repeatable. "
+        f"Default: {QUICK_LIMIT} when no --suite is given (the quick default), else all.")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default STORE/RUN_ID).")] = None,
     store: Annotated[Path | None, typer.Option(
         help="Run-store folder (default $MEDSAFE_HOME or ./medsafe-runs).")] = None,
@@ -92,11 +107,13 @@ def eval_command(
     from medsafe.judges import DEFAULT_JUDGE
     from medsafe.targets import DEFAULT_TARGET, GenerationParams, TargetOptions
 
+    overall, per_suite = parse_limits(limit or [])
     config = RunConfig(
         targets=target or [DEFAULT_TARGET],
         suites=suite or ["harm"],
         judge=judge or DEFAULT_JUDGE,
-        limit=(QUICK_LIMIT if not suite else None) if limit is None else limit,
+        limit=(QUICK_LIMIT if not suite else None) if overall is None else overall,
+        suite_limits=per_suite,
         seed=seed,
         params=GenerationParams(max_tokens=max_tokens, temperature=temperature, seed=seed),
         target_options=TargetOptions(concurrency=concurrency, slots=slots, timeout_s=timeout,

@@ -16,6 +16,8 @@ class RunConfig(BaseModel):
     suites: list[str] = Field(default_factory=lambda: ["harm"], min_length=1)
     judge: str = "classifier"
     limit: int | None = Field(default=None, ge=0)
+    # Per-suite limits (by suite spec) that override ``limit``, e.g. {"jailbreak": 18}.
+    suite_limits: dict[str, int] = Field(default_factory=dict)
     seed: int = 0
     params: GenerationParams = Field(default_factory=GenerationParams)
     target_options: TargetOptions = Field(default_factory=TargetOptions)
