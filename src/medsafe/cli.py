@@ -98,6 +98,9 @@ def eval_command(
     temperature: Annotated[float, typer.Option(help="Sampling temperature (0 = greedy).")] = 0.0,
     concurrency: Annotated[int, typer.Option(help="Requests in flight per HTTP target.")] = 16,
     slots: Annotated[int, typer.Option(help="Parallel decoding slots of GGUF targets.")] = 8,
+    threads: Annotated[int | None, typer.Option(
+        help="CPU threads of GGUF targets (default: all cores; 1 on a machine shared with "
+        "other jobs, where llama.cpp's spinning threads lose most of their time).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds before a request times out.")] = 120.0,
     retries: Annotated[int, typer.Option(help="Retries of a failed request.")] = 4,
 ) -> None:
@@ -116,7 +119,8 @@ def eval_command(
         suite_limits=per_suite,
         seed=seed,
         params=GenerationParams(max_tokens=max_tokens, temperature=temperature, seed=seed),
-        target_options=TargetOptions(concurrency=concurrency, slots=slots, timeout_s=timeout,
+        target_options=TargetOptions(concurrency=concurrency, slots=slots, threads=threads,
+                                     timeout_s=timeout,
                                      max_retries=retries),
     )
     progress = _progress()
