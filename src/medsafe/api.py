@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from medsafe import __version__
-from medsafe.engine import Pipeline, RunConfig, RunStore, cache_key, plan_items, run_items
+from medsafe.distributed import execute
+from medsafe.engine import ExecutionOptions, Pipeline, RunConfig, RunStore, cache_key, plan_items
 from medsafe.engine.paths import store_dir, store_file
 from medsafe.errors import MedsafeError
 from medsafe.judges import Judge, resolve_judge
@@ -98,7 +99,8 @@ def _pick_run(store: RunStore, fingerprint: str, resume: str | None) -> tuple[st
 
 async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
                     on_plan: Callable[[int, int], None] | None,
-                    on_item: Callable[[str, bool], None] | None) -> tuple[str, bool]:
+                    on_item: Callable[[str, bool], None] | None,
+                    execution: ExecutionOptions) -> tuple[str, bool]:
     suites = load_suites(config)
     pool = TargetPool(config.target_options)
     try:
@@ -118,8 +120,10 @@ async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
         if on_plan is not None:
             on_plan(len(items), sum(1 for i in items if i["judgement_key"]))
         kinds = {s.name: s.kind for s in suites}
-        await run_items(Pipeline(store, run_id, targets, judge, config.params, kinds, on_item))
+        await execute(Pipeline(store, run_id, targets, judge, config.params, kinds, on_item),
+                      config, execution, items)
         final = store.get_run(run_id)["meta"]  # type: ignore[index]
+        final.setdefault("executions", []).append(execution.model_dump())
         final.setdefault("resumed_at", [])
         if resumed:
             final["resumed_at"].append(time.time())
@@ -138,11 +142,13 @@ def evaluate(
     resume: str | None = None,
     on_plan: Callable[[int, int], None] | None = None,
     on_item: Callable[[str, bool], None] | None = None,
+    execution: ExecutionOptions | None = None,
 ) -> RunResult:
     """Evaluate the configured targets on the configured suites and write the run's outputs.
 
     Every response and verdict is committed to the run store as it arrives. Running the same
     configuration again continues an unfinished run; ``resume`` names a run to continue.
+    ``execution`` chooses where generation and judging run (this process, or Ray workers).
     """
     run_store = RunStore(store_file(store))
     try:
@@ -152,7 +158,8 @@ def evaluate(
                 raise MedsafeError(f"no run '{resume}' in {run_store.path}: see `medsafe runs`")
             config = RunConfig.model_validate(run["config"])
         config = config or RunConfig()
-        run_id, resumed = asyncio.run(_evaluate(config, run_store, resume, on_plan, on_item))
+        run_id, resumed = asyncio.run(_evaluate(config, run_store, resume, on_plan, on_item,
+                                                execution or ExecutionOptions()))
         out = out_dir or store_dir(store) / run_id
         summary = write_outputs(run_store, run_id, out)
         return RunResult(run_id, out, summary, resumed)
