@@ -17,6 +17,7 @@ from typing import Any
 from medsafe import __version__
 from medsafe.distributed import execute
 from medsafe.engine import ExecutionOptions, Pipeline, RunConfig, RunStore, cache_key, plan_items
+from medsafe.engine.lock import RunLock
 from medsafe.engine.paths import store_dir, store_file
 from medsafe.errors import MedsafeError
 from medsafe.judges import Judge, resolve_judge
@@ -88,13 +89,21 @@ def run_metadata(config: RunConfig, suites: list[Suite], targets: dict[str, Targ
     }
 
 
-def _pick_run(store: RunStore, fingerprint: str, resume: str | None) -> tuple[str, bool]:
+def _claim_run(store: RunStore, fingerprint: str, resume: str | None, config: RunConfig,
+               meta: dict[str, Any]) -> tuple[str, bool]:
     if resume:
         return resume, True
-    existing = store.find_unfinished(fingerprint)
-    if existing:
-        return existing, True
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}", False
+    meta["started_at"] = time.time()
+    new_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    return store.claim_run(new_id, fingerprint, config.model_dump(), meta)
+
+
+def _lock_run(store: RunStore, run_id: str) -> RunLock:
+    lock = RunLock(store.path, run_id)
+    if not lock.acquire():
+        raise MedsafeError(f"run {run_id} is being executed by another process on {store.path}: "
+                           "wait for it to finish, or use another --store")
+    return lock
 
 
 async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
@@ -103,18 +112,17 @@ async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
                     execution: ExecutionOptions) -> tuple[str, bool]:
     suites = load_suites(config)
     pool = TargetPool(config.target_options)
+    lock: RunLock | None = None
     try:
         targets = {spec: pool.get(spec) for spec in config.targets}
         judge = resolve_judge(config.judge, pool.get)
         meta = run_metadata(config, suites, targets, judge)
         fingerprint = cache_key(meta["config"], meta["suites"], meta["targets"], meta["judge"])
-        run_id, resumed = _pick_run(store, fingerprint, resume)
         for target in targets.values():
             await target.preflight()
         await judge.preflight()
-        if not resumed:
-            meta["started_at"] = time.time()
-            store.create_run(run_id, fingerprint, config.model_dump(), meta)
+        run_id, resumed = _claim_run(store, fingerprint, resume, config, meta)
+        lock = _lock_run(store, run_id)
         store.add_items(run_id, plan_items(suites, config.targets))
         items = store.items(run_id)
         if on_plan is not None:
@@ -131,6 +139,8 @@ async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
         store.finish_run(run_id, final)
         return run_id, resumed
     finally:
+        if lock is not None:
+            lock.release()
         await pool.aclose()
 
 

@@ -181,6 +181,24 @@ class RunStore:
                 (run_id, fingerprint, time.time(), json.dumps(config), json.dumps(meta)),
             )
 
+    def claim_run(self, run_id: str, fingerprint: str, config: dict[str, Any],
+                  meta: dict[str, Any]) -> tuple[str, bool]:
+        """The newest unfinished run with this fingerprint, or ``run_id`` created now, decided in
+        one transaction so that two processes starting together agree on one run."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT run_id FROM runs WHERE fingerprint=? AND status != 'finished' "
+                "ORDER BY created_at DESC LIMIT 1",
+                (fingerprint,),
+            ).fetchone()
+            if row is not None:
+                return row[0], True
+            conn.execute(
+                "INSERT INTO runs VALUES (?, ?, 'running', ?, NULL, ?, ?)",
+                (run_id, fingerprint, time.time(), json.dumps(config), json.dumps(meta)),
+            )
+            return run_id, False
+
     def find_unfinished(self, fingerprint: str) -> str | None:
         """The newest unfinished run with this fingerprint, if any."""
         row = self.conn.execute(
