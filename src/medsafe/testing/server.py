@@ -63,8 +63,11 @@ class FakeOpenAIApp:
     """The aiohttp application with its counters."""
 
     def __init__(self, plan: FaultPlan | None = None, delay_s: float = 0.0,
-                 reply: Any = default_reply) -> None:
+                 reply: Any = default_reply, hold: dict[str, threading.Event] | None = None) -> None:
         self.plan = plan or FaultPlan()
+        # Requests whose prompt contains a key wait until its event is set (tests that need
+        # a run to stay unfinished while something else happens).
+        self.hold = hold or {}
         self.delay_s = delay_s
         self.reply = reply
         self.requests: Counter[str] = Counter()  # prompt -> how many requests arrived
@@ -127,6 +130,9 @@ class FakeOpenAIApp:
             self.faults[action] += 1
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
+        for key, event in self.hold.items():
+            if key in prompt:
+                await asyncio.to_thread(event.wait, 120)
         if action in ("429", "500", "503"):
             headers = {"Retry-After": f"{self.plan.retry_after_s:g}"} if action != "500" else {}
             return web.json_response({"error": {"message": f"injected {action}"}},
@@ -161,8 +167,9 @@ class FakeOpenAIServer:
     """Runs :class:`FakeOpenAIApp` on 127.0.0.1 in a background thread."""
 
     def __init__(self, plan: FaultPlan | None = None, delay_s: float = 0.0,
-                 reply: Any = default_reply, port: int = 0) -> None:
-        self.app = FakeOpenAIApp(plan, delay_s, reply)
+                 reply: Any = default_reply, port: int = 0,
+                 hold: dict[str, threading.Event] | None = None) -> None:
+        self.app = FakeOpenAIApp(plan, delay_s, reply, hold)
         self.port = port
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
