@@ -12,12 +12,15 @@ from typing import Any
 from medsafe.engine import Pipeline, RunConfig, run_items
 from medsafe.engine.config import ExecutionOptions
 from medsafe.errors import MedsafeError
+from medsafe.judges.batching import BatchingJudge, batches_natively
 
 
 async def execute(pipeline: Pipeline, config: RunConfig, execution: ExecutionOptions,
                   items: list[dict[str, Any]] | None = None) -> None:
     """Bring every pending item of the run to its final state on the chosen backend."""
     if execution.backend == "local":
+        if batches_natively(pipeline.judge):  # e.g. the classifier: one matrix product per turn
+            pipeline = dataclasses.replace(pipeline, judge=BatchingJudge.around(pipeline.judge))
         await run_items(pipeline, items)
         return
     try:

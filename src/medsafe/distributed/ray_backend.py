@@ -24,6 +24,7 @@ import ray
 
 from medsafe.errors import MedsafeError
 from medsafe.judges import Judge, Judgement, resolve_judge
+from medsafe.judges.batching import BatchingJudge
 from medsafe.samples import Message
 from medsafe.targets import Completion, GenerationParams, Target, TargetError, TargetOptions
 
@@ -104,59 +105,17 @@ class RemoteTarget(Target):
         return Completion.model_validate(result[1])
 
 
-class RemoteJudge(Judge):
-    """Stands in for the judge on the driver: calls made together go to a worker as one batch."""
+def remote_judge(local: Judge, workers: list[Any], batch: int = JUDGE_BATCH) -> BatchingJudge:
+    """Stands in for the judge on the driver: the calls of one event-loop turn go to the next
+    worker as one batch."""
+    turn = itertools.cycle(workers)
 
-    def __init__(self, local: Judge, workers: list[Any], batch: int = JUDGE_BATCH) -> None:
-        super().__init__(local.spec)
-        self._identity = local.identity()
-        self._concurrency = max(local.concurrency, batch) * len(workers)
-        self._turn = itertools.cycle(workers)
-        self._batch = batch
-        self._pending: list[tuple[str, str, asyncio.Future[Judgement]]] = []
-        self._flush_scheduled = False
-        self._sent: set[asyncio.Task[None]] = set()
+    async def send(pairs: list[tuple[str, str]]) -> list[Judgement | BaseException]:
+        verdicts = await next(turn).judge_many.remote(pairs)
+        return [Judgement.model_validate(v) for v in verdicts]
 
-    @property
-    def concurrency(self) -> int:
-        """Enough pairs in flight to fill a batch on every worker."""
-        return self._concurrency
-
-    def identity(self) -> dict[str, Any]:
-        """The local judge's identity: remote and local verdicts share the cache."""
-        return self._identity
-
-    async def judge(self, request: str, response: str) -> Judgement:
-        """Queue the pair; it leaves with the others queued in this event-loop turn."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Judgement] = loop.create_future()
-        self._pending.append((request, response, future))
-        if len(self._pending) >= self._batch:
-            self._flush()
-        elif not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush)
-        return await future
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        batch, self._pending = self._pending, []
-        if batch:
-            task = asyncio.ensure_future(self._send(batch))
-            self._sent.add(task)  # keep a reference until it is done
-            task.add_done_callback(self._sent.discard)
-
-    async def _send(self, batch: list[tuple[str, str, asyncio.Future[Judgement]]]) -> None:
-        try:
-            verdicts = await next(self._turn).judge_many.remote([(q, r) for q, r, _ in batch])
-        except BaseException as exc:
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, _, future), verdict in zip(batch, verdicts, strict=True):
-            if not future.done():
-                future.set_result(Judgement.model_validate(verdict))
+    return BatchingJudge(local.spec, local.identity(), send, batch=batch,
+                         concurrency=max(local.concurrency, batch) * len(workers))
 
 
 class RayWorkers:
@@ -201,4 +160,4 @@ class RayWorkers:
 def remote_parts(targets: dict[str, Target], judge: Judge,
                  workers: list[Any]) -> tuple[dict[str, Target], Judge]:
     """The driver-side proxies of the run's targets and judge."""
-    return {spec: RemoteTarget(t, workers) for spec, t in targets.items()}, RemoteJudge(judge, workers)
+    return {spec: RemoteTarget(t, workers) for spec, t in targets.items()}, remote_judge(judge, workers)
