@@ -31,6 +31,7 @@ def rss_mb() -> float:
 
 
 def child(args: argparse.Namespace) -> None:
+    """In a fresh process: load the judge and the suite, then run and report peak RSS."""
     from medsafe.api import evaluate
     from medsafe.engine import RunConfig
     from medsafe.judges import resolve_judge
@@ -53,6 +54,7 @@ def child(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    """Write the prompts, start the server, run each judge's configuration in its own process."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=10_000)

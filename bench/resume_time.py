@@ -30,6 +30,7 @@ from harness_overhead import start_server  # bench/ is on the path when run as a
 
 
 def timed(cmd: list[str]) -> float:
+    """Wall seconds of a command, which must succeed."""
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -39,6 +40,7 @@ def timed(cmd: list[str]) -> float:
 
 
 def main() -> None:
+    """Make the finished run, then time its re-runs and resumes."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=900)
