@@ -91,7 +91,7 @@ def eval_command(
     retries: Annotated[int, typer.Option(help="Retries of a failed request.")] = 4,
     backend: Annotated[str, typer.Option(
         help="Where generation and judging run: local, or ray (workers each holding their own "
-        "target and judge; needs medsafe[ray]).")] = "local",
+        "target and judge; needs the ray extra).")] = "local",
     ray_address: Annotated[str | None, typer.Option(
         help="Ray cluster to join (default: start a local Ray instance).")] = None,
 ) -> None:
