@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from medsafe.testing import FakeOpenAIServer, FaultPlan
+from reliability_support import pytest_terminal_summary, reliability_counts  # noqa: F401
 
 
 @pytest.fixture

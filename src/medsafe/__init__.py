@@ -13,6 +13,7 @@ _LAZY = {
     "RunResult": "medsafe.api",
     "RunConfig": "medsafe.engine",
     "RunStore": "medsafe.engine",
+    "ExecutionOptions": "medsafe.engine",
     "Sample": "medsafe.samples",
     "Message": "medsafe.samples",
     "Target": "medsafe.targets",

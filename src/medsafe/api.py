@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from medsafe import __version__
-from medsafe.engine import Pipeline, RunConfig, RunStore, cache_key, plan_items, run_items
+from medsafe.distributed import execute
+from medsafe.engine import ExecutionOptions, Pipeline, RunConfig, RunStore, cache_key, plan_items
+from medsafe.engine.lock import RunLock
 from medsafe.engine.paths import store_dir, store_file
 from medsafe.errors import MedsafeError
 from medsafe.judges import Judge, resolve_judge
@@ -92,39 +94,49 @@ def run_metadata(config: RunConfig, suites: list[Suite], targets: dict[str, Targ
     }
 
 
-def _pick_run(store: RunStore, fingerprint: str, resume: str | None) -> tuple[str, bool]:
+def _claim_run(store: RunStore, fingerprint: str, resume: str | None, config: RunConfig,
+               meta: dict[str, Any]) -> tuple[str, bool]:
     if resume:
         return resume, True
-    existing = store.find_unfinished(fingerprint)
-    if existing:
-        return existing, True
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}", False
+    meta["started_at"] = time.time()
+    new_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    return store.claim_run(new_id, fingerprint, config.model_dump(), meta)
+
+
+def _lock_run(store: RunStore, run_id: str) -> RunLock:
+    lock = RunLock(store.path, run_id)
+    if not lock.acquire():
+        raise MedsafeError(f"run {run_id} is being executed by another process on {store.path}: "
+                           "wait for it to finish, or use another --store")
+    return lock
 
 
 async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
                     on_plan: Callable[[int, int], None] | None,
-                    on_item: Callable[[str, bool], None] | None) -> tuple[str, bool]:
+                    on_item: Callable[[str, bool], None] | None,
+                    execution: ExecutionOptions) -> tuple[str, bool]:
     suites = load_suites(config)
     pool = TargetPool(config.target_options)
+    lock: RunLock | None = None
     try:
         targets = {spec: pool.get(spec) for spec in config.targets}
         judge = resolve_judge(config.judge, pool.get)
         meta = run_metadata(config, suites, targets, judge)
         fingerprint = cache_key(meta["config"], meta["suites"], meta["targets"], meta["judge"])
-        run_id, resumed = _pick_run(store, fingerprint, resume)
         for target in targets.values():
             await target.preflight()
         await judge.preflight()
-        if not resumed:
-            meta["started_at"] = time.time()
-            store.create_run(run_id, fingerprint, config.model_dump(), meta)
+        run_id, resumed = _claim_run(store, fingerprint, resume, config, meta)
+        lock = _lock_run(store, run_id)
         store.add_items(run_id, plan_items(suites, config.targets))
         items = store.items(run_id)
         if on_plan is not None:
             on_plan(len(items), sum(1 for i in items if i["judgement_key"]))
         kinds = {s.name: s.kind for s in suites}
-        await run_items(Pipeline(store, run_id, targets, judge, config.params, kinds, on_item))
+        await execute(Pipeline(store, run_id, targets, judge, config.params, kinds, on_item),
+                      config, execution, items)
         final = store.get_run(run_id)["meta"]  # type: ignore[index]
+        final.setdefault("executions", []).append(execution.model_dump())
         final.setdefault("resumed_at", [])
         if resumed:
             final["resumed_at"].append(time.time())
@@ -132,6 +144,8 @@ async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
         store.finish_run(run_id, final)
         return run_id, resumed
     finally:
+        if lock is not None:
+            lock.release()
         await pool.aclose()
 
 
@@ -143,11 +157,13 @@ def evaluate(
     resume: str | None = None,
     on_plan: Callable[[int, int], None] | None = None,
     on_item: Callable[[str, bool], None] | None = None,
+    execution: ExecutionOptions | None = None,
 ) -> RunResult:
     """Evaluate the configured targets on the configured suites and write the run's outputs.
 
     Every response and verdict is committed to the run store as it arrives. Running the same
     configuration again continues an unfinished run; ``resume`` names a run to continue.
+    ``execution`` chooses where generation and judging run (this process, or Ray workers).
     """
     run_store = RunStore(store_file(store))
     try:
@@ -157,7 +173,8 @@ def evaluate(
                 raise MedsafeError(f"no run '{resume}' in {run_store.path}: see `medsafe runs`")
             config = RunConfig.model_validate(run["config"])
         config = config or RunConfig()
-        run_id, resumed = asyncio.run(_evaluate(config, run_store, resume, on_plan, on_item))
+        run_id, resumed = asyncio.run(_evaluate(config, run_store, resume, on_plan, on_item,
+                                                execution or ExecutionOptions()))
         out = out_dir or store_dir(store) / run_id
         summary = write_outputs(run_store, run_id, out)
         return RunResult(run_id, out, summary, resumed)

@@ -103,10 +103,15 @@ def eval_command(
         "other jobs, where llama.cpp's spinning threads lose most of their time).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds before a request times out.")] = 120.0,
     retries: Annotated[int, typer.Option(help="Retries of a failed request.")] = 4,
+    backend: Annotated[str, typer.Option(
+        help="Where generation and judging run: local, or ray (workers each holding their own "
+        "target and judge; needs the ray extra).")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        help="Ray cluster to join (default: start a local Ray instance).")] = None,
 ) -> None:
     """Evaluate targets on suites; writes summary.json, samples.jsonl and report.html."""
     from medsafe.api import evaluate
-    from medsafe.engine import RunConfig
+    from medsafe.engine import ExecutionOptions, RunConfig
     from medsafe.judges import DEFAULT_JUDGE
     from medsafe.targets import DEFAULT_TARGET, GenerationParams, TargetOptions
 
@@ -123,6 +128,9 @@ def eval_command(
                                      timeout_s=timeout,
                                      max_retries=retries),
     )
+    if backend not in ("local", "ray"):
+        raise MedsafeError(f"unknown backend '{backend}' (use local or ray)")
+    execution = ExecutionOptions(backend=backend, ray_address=ray_address)  # type: ignore[arg-type]
     progress = _progress()
     task = progress.add_task("evaluating", total=None, errors=0)
     errors = 0
@@ -139,7 +147,7 @@ def eval_command(
 
     try:
         result = evaluate(None if resume else config, store=store, out_dir=out, resume=resume,
-                          on_plan=on_plan, on_item=on_item)
+                          on_plan=on_plan, on_item=on_item, execution=execution)
     finally:
         progress.stop()
     Console().print(summary_table(result.summary))

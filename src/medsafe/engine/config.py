@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from medsafe.targets import DEFAULT_TARGET, GenerationParams, TargetOptions
@@ -21,3 +23,14 @@ class RunConfig(BaseModel):
     seed: int = 0
     params: GenerationParams = Field(default_factory=GenerationParams)
     target_options: TargetOptions = Field(default_factory=TargetOptions)
+
+
+class ExecutionOptions(BaseModel):
+    """Where generation and judging run. Not part of the run's identity: a run started on one
+    backend can be resumed on another, and both give the same numbers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backend: Literal["local", "ray"] = "local"
+    ray_address: str | None = None  # None: start a local Ray instance
+    workers: int | None = Field(default=None, ge=1)  # None: one per CPU of the Ray cluster

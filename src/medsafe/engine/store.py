@@ -1,13 +1,20 @@
-"""The run store: SQLite in WAL mode, one commit per response and per judgement.
+"""The run store: SQLite in WAL mode; every response and judgement committed as it arrives.
 
 Responses and judgements live in content-addressed tables (the cache): a response is keyed by
 target identity + generation parameters + messages, a judgement by judge identity + request +
 response. Run items point into them, so a resumed or repeated run never asks a model twice.
 Failures are not cached; every failed attempt is logged in ``attempts``.
+
+Inside a running event loop, the writes of the pipeline (responses, verdicts, failed attempts)
+made during one turn of the loop share one commit, issued at the start of the next turn: no
+coroutine waits on the network between a write and its commit, so a kill can lose only what
+arrived in the last fraction of a millisecond, exactly as with one commit per row, at a third of
+the CPU (which is what bounds throughput at high concurrency). Everything else commits at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -76,15 +83,21 @@ class RunStore:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process kills
         self.conn.execute("PRAGMA busy_timeout=60000")
+        self._group_open = False  # a transaction shared by this loop turn's writes is open
+        self._group_error: BaseException | None = None  # a failed group commit, raised on next use
         self.migrate()
 
     def close(self) -> None:
-        """Close the connection."""
-        self.conn.close()
+        """Commit what is pending and close the connection."""
+        try:
+            self.flush()
+        finally:
+            self.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write; IMMEDIATE so concurrent writers queue instead of deadlocking."""
+        self.flush()
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -92,6 +105,48 @@ class RunStore:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def flush(self) -> None:
+        """Commit the writes of the current loop turn, if any; re-raise a failed group commit."""
+        if self._group_error is not None:
+            error, self._group_error = self._group_error, None
+            raise error
+        if self._group_open:
+            self._group_open = False
+            self.conn.execute("COMMIT")
+
+    def _flush_from_loop(self) -> None:
+        try:
+            self.flush()
+        except BaseException as exc:  # surfaced by the next write instead of vanishing in the loop
+            self._group_error = exc
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A pipeline write: grouped with this loop turn's others, or its own transaction."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            with self.transaction() as conn:
+                yield conn
+            return
+        if self._group_error is not None:
+            self.flush()  # raises it
+        if not self._group_open:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._group_open = True
+            loop.call_soon(self._flush_from_loop)
+        try:
+            yield self.conn
+        except BaseException:
+            # Half of this write may be in the group: drop the group rather than commit it.
+            self._group_open = False
+            self.conn.execute("ROLLBACK")
+            raise
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -125,6 +180,24 @@ class RunStore:
                 "INSERT INTO runs VALUES (?, ?, 'running', ?, NULL, ?, ?)",
                 (run_id, fingerprint, time.time(), json.dumps(config), json.dumps(meta)),
             )
+
+    def claim_run(self, run_id: str, fingerprint: str, config: dict[str, Any],
+                  meta: dict[str, Any]) -> tuple[str, bool]:
+        """The newest unfinished run with this fingerprint, or ``run_id`` created now, decided in
+        one transaction so that two processes starting together agree on one run."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT run_id FROM runs WHERE fingerprint=? AND status != 'finished' "
+                "ORDER BY created_at DESC LIMIT 1",
+                (fingerprint,),
+            ).fetchone()
+            if row is not None:
+                return row[0], True
+            conn.execute(
+                "INSERT INTO runs VALUES (?, ?, 'running', ?, NULL, ?, ?)",
+                (run_id, fingerprint, time.time(), json.dumps(config), json.dumps(meta)),
+            )
+            return run_id, False
 
     def find_unfinished(self, fingerprint: str) -> str | None:
         """The newest unfinished run with this fingerprint, if any."""
@@ -244,7 +317,7 @@ class RunStore:
                         completion: Completion, cached: bool) -> None:
         """Store a completion (if new) and link it to the item, in one commit."""
         target, suite, sample_id = item
-        with self.transaction() as conn:
+        with self._write() as conn:
             if not cached:
                 conn.execute(
                     "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -262,7 +335,7 @@ class RunStore:
                          judgement: Judgement, cached: bool) -> None:
         """Store a verdict and link it to the item; a failed verdict is linked as an error only."""
         target, suite, sample_id = item
-        with self.transaction() as conn:
+        with self._write() as conn:
             if not judgement.ok:
                 conn.execute(
                     "UPDATE run_items SET judge_error=?, updated_at=? "
@@ -287,7 +360,7 @@ class RunStore:
                     error: str, retryable: bool) -> None:
         """Log one failed attempt (a retry, or the last try before giving up)."""
         target, suite, sample_id = item
-        with self.transaction() as conn:
+        with self._write() as conn:
             conn.execute(
                 "INSERT INTO attempts (run_id, stage, target, suite, sample_id, attempt, error, "
                 "retryable, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -298,7 +371,7 @@ class RunStore:
     def mark_generation_failed(self, run_id: str, item: tuple[str, str, str], error: str) -> None:
         """Record that an item got no response after all retries; a resume tries it again."""
         target, suite, sample_id = item
-        with self.transaction() as conn:
+        with self._write() as conn:
             conn.execute(
                 "UPDATE run_items SET gen_error=?, updated_at=? "
                 "WHERE run_id=? AND target=? AND suite=? AND sample_id=?",

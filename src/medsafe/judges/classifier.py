@@ -49,6 +49,20 @@ def _vectorizer(params: dict[str, Any], vocabulary: dict[str, int] | None = None
     return vec
 
 
+class _BuiltOnFirstUse:
+    """An sklearn object built when first used: a run whose verdicts are all stored (a resume)
+    needs the judge's identity, not its model, and importing sklearn costs a second or more."""
+
+    def __init__(self, build: Any) -> None:
+        self._build = build
+        self._built: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._built is None:
+            self._built = self._build()
+        return getattr(self._built, name)
+
+
 def _linear(classes: list[Any], coef: list[list[float]], intercept: list[float]) -> Any:
     from sklearn.linear_model import LogisticRegression
 
@@ -207,14 +221,17 @@ class ClassifierModel:
                 data = json.load(fh)
         except (OSError, ValueError) as exc:
             raise MedsafeError(f"cannot read classifier model {path}: {exc}") from exc
-        vectorizers = {
-            name: _vectorizer(VECTORIZERS[name], data["vectorizers"][name]["vocabulary"],
-                              data["vectorizers"][name]["idf"])
-            for name in VECTORIZERS
-        }
-        s, r = data["score_model"], data["refusal_model"]
-        return cls(vectorizers, _linear(s["classes"], s["coef"], s["intercept"]),
-                   _linear(r["classes"], r["coef"], r["intercept"]), data["info"])
+        def vectorizer(name: str) -> _BuiltOnFirstUse:
+            stored = data["vectorizers"][name]
+            return _BuiltOnFirstUse(
+                lambda: _vectorizer(VECTORIZERS[name], stored["vocabulary"], stored["idf"]))
+
+        def linear(stored: dict[str, Any]) -> _BuiltOnFirstUse:
+            return _BuiltOnFirstUse(
+                lambda: _linear(stored["classes"], stored["coef"], stored["intercept"]))
+
+        return cls({name: vectorizer(name) for name in VECTORIZERS}, linear(data["score_model"]),
+                   linear(data["refusal_model"]), data["info"])
 
 
 def fit_classifier(rows: list[dict[str, Any]], c_score: float = 16.0, c_refusal: float = 4.0,

@@ -136,7 +136,8 @@ class OpenAITarget(Target):
         except aiohttp.ClientError as exc:
             raise TargetError(f"connection error: {exc!r}", retryable=True) from exc
         completion = parse_chat_body(raw)
-        return completion.model_copy(update={"latency_s": time.perf_counter() - start})
+        completion.latency_s = time.perf_counter() - start  # a fresh object: no copy needed
+        return completion
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -63,14 +63,36 @@ class FakeOpenAIApp:
     """The aiohttp application with its counters."""
 
     def __init__(self, plan: FaultPlan | None = None, delay_s: float = 0.0,
-                 reply: Any = default_reply) -> None:
+                 reply: Any = default_reply, hold: dict[str, threading.Event] | None = None) -> None:
         self.plan = plan or FaultPlan()
+        # Requests whose prompt contains a key wait until its event is set (tests that need
+        # a run to stay unfinished while something else happens).
+        self.hold = hold or {}
         self.delay_s = delay_s
         self.reply = reply
         self.requests: Counter[str] = Counter()  # prompt -> how many requests arrived
         self.served: Counter[str] = Counter()  # prompt -> how many 200 answers went out
         self.faults: Counter[str] = Counter()
         self.last_body: dict[str, Any] | None = None  # what the last client sent, for tests
+        # Every request in arrival order as (prompt, action): reliability tests replay it to
+        # prove that no committed answer was asked for again.
+        self.log: list[tuple[str, str]] = []
+        self.first_at: float | None = None  # time.monotonic() of the first request since reset
+        self.last_at: float | None = None  # ... and of the last answer sent
+
+    def reset(self) -> None:
+        """Forget every counter, the log and the timing window (between benchmark runs)."""
+        self.requests.clear()
+        self.served.clear()
+        self.faults.clear()
+        self.log.clear()
+        self.first_at = self.last_at = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters and the timing window: seconds from the first request to the last answer."""
+        window = None if self.first_at is None or self.last_at is None else self.last_at - self.first_at
+        return {"requests": dict(self.requests), "served": dict(self.served),
+                "faults": dict(self.faults), "total_requests": len(self.log), "window_s": window}
 
     def build(self) -> web.Application:
         """The web application."""
@@ -78,6 +100,7 @@ class FakeOpenAIApp:
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_get("/v1/models", self.models)
         app.router.add_get("/stats", self.stats)
+        app.router.add_post("/stats/reset", self.reset_stats)
         return app
 
     async def models(self, request: web.Request) -> web.Response:
@@ -85,21 +108,31 @@ class FakeOpenAIApp:
         return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
 
     async def stats(self, request: web.Request) -> web.Response:
-        """Counters, for tests that run the server in another process."""
-        return web.json_response({"requests": self.requests, "served": self.served,
-                                  "faults": self.faults})
+        """Counters, for tests and benchmarks that run the server in another process."""
+        return web.json_response(self.snapshot())
+
+    async def reset_stats(self, request: web.Request) -> web.Response:
+        """Start a new measurement window."""
+        self.reset()
+        return web.json_response({"ok": True})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         """Answer one chat completion, or fail as the plan says."""
+        if self.first_at is None:
+            self.first_at = time.monotonic()
         body = await request.json()
         self.last_body = body
         prompt = body["messages"][-1]["content"]
         self.requests[prompt] += 1
         action = self.plan.next_action(prompt)
+        self.log.append((prompt, action))
         if action != "ok":
             self.faults[action] += 1
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
+        for key, event in self.hold.items():
+            if key in prompt:
+                await asyncio.to_thread(event.wait, 120)
         if action in ("429", "500", "503"):
             headers = {"Retry-After": f"{self.plan.retry_after_s:g}"} if action != "500" else {}
             return web.json_response({"error": {"message": f"injected {action}"}},
@@ -126,6 +159,7 @@ class FakeOpenAIApp:
             raw = json.dumps({"unexpected": True})
         if action == "ok" or action == "empty" or action == "stall":
             self.served[prompt] += 1
+        self.last_at = time.monotonic()
         return web.Response(text=raw, content_type="application/json")
 
 
@@ -133,8 +167,9 @@ class FakeOpenAIServer:
     """Runs :class:`FakeOpenAIApp` on 127.0.0.1 in a background thread."""
 
     def __init__(self, plan: FaultPlan | None = None, delay_s: float = 0.0,
-                 reply: Any = default_reply, port: int = 0) -> None:
-        self.app = FakeOpenAIApp(plan, delay_s, reply)
+                 reply: Any = default_reply, port: int = 0,
+                 hold: dict[str, threading.Event] | None = None) -> None:
+        self.app = FakeOpenAIApp(plan, delay_s, reply, hold)
         self.port = port
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -171,8 +206,10 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds per request")
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stall", type=float, default=5.0, help="seconds a stalled answer waits")
     args = parser.parse_args()
-    app = FakeOpenAIApp(FaultPlan(rate=args.fault_rate, seed=args.seed), args.delay)
+    app = FakeOpenAIApp(FaultPlan(rate=args.fault_rate, seed=args.seed, stall_s=args.stall),
+                        args.delay)
     web.run_app(app.build(), host="127.0.0.1", port=args.port, access_log=None, print=None)
 
 

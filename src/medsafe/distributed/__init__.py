@@ -1,0 +1,39 @@
+"""Where a run's generation and judging execute: this process, or Ray workers.
+
+The run store, the pipeline and the metrics are the same for every backend; only the place
+where targets and judges run changes. Ray is imported only when the ray backend is chosen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from medsafe.engine import Pipeline, RunConfig, run_items
+from medsafe.engine.config import ExecutionOptions
+from medsafe.errors import MedsafeError
+from medsafe.judges.batching import BatchingJudge, batches_natively
+
+
+async def execute(pipeline: Pipeline, config: RunConfig, execution: ExecutionOptions,
+                  items: list[dict[str, Any]] | None = None) -> None:
+    """Bring every pending item of the run to its final state on the chosen backend."""
+    if execution.backend == "local":
+        if batches_natively(pipeline.judge):  # e.g. the classifier: one matrix product per turn
+            pipeline = dataclasses.replace(pipeline, judge=BatchingJudge.around(pipeline.judge))
+        await run_items(pipeline, items)
+        return
+    try:
+        from medsafe.distributed.ray_backend import RayWorkers, remote_parts
+    except ImportError as exc:
+        raise MedsafeError(f"the ray backend needs Ray ({exc}): pip install 'medsafe[ray]'") from exc
+    workers = RayWorkers(execution.ray_address, execution.workers)
+    try:
+        actors = workers.start(config.targets, config.judge, config.target_options)
+        targets, judge = remote_parts(pipeline.targets, pipeline.judge, actors)
+        await run_items(dataclasses.replace(pipeline, targets=targets, judge=judge), items)
+    finally:
+        await workers.stop()
+
+
+__all__ = ["ExecutionOptions", "execute"]
