@@ -10,6 +10,7 @@ from typing import Any
 from medsafe.engine.metrics import suite_metrics
 from medsafe.engine.store import RunStore
 from medsafe.report.html import render_report
+from medsafe.report.reliability import jury_members
 
 
 def sample_row(run_id: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -34,6 +35,7 @@ def sample_row(run_id: str, item: dict[str, Any]) -> dict[str, Any]:
         "refusal": None if item.get("refusal") is None else bool(item["refusal"]),
         "judge": item.get("judge"),
         "rationale": item.get("rationale"),
+        "judge_members": jury_members(item.get("judge"), item.get("judge_raw")),
         "extracted": item.get("extracted"),
         "correct": None if item.get("correct") is None else bool(item["correct"]),
         "error": error,
