@@ -111,11 +111,12 @@ def _grouped_bars(series: list[Series], names: list[str], points: Any,
         values = [p[0] for p in pairs]
         if all(v is None for v in values):
             continue
-        traces.append({
-            "type": "bar", "name": label(s.label), "x": names, "y": values,
-            "marker": {"color": s.color}, "error_y": _error_bars(values, [p[1] for p in pairs]),
-            "hovertemplate": hover + f"<extra>{label(s.label)}</extra>",
-        })
+        trace = {"type": "bar", "name": label(s.label), "x": names, "y": values,
+                 "marker": {"color": s.color},
+                 "hovertemplate": hover + f"<extra>{label(s.label)}</extra>"}
+        if any(p[1] for p in pairs):
+            trace["error_y"] = _error_bars(values, [p[1] for p in pairs])
+        traces.append(trace)
     return traces
 
 
@@ -212,8 +213,7 @@ def safety_helpfulness(series: list[Series], runs: list[RunData]) -> list[Figure
         x, y = o["false_refusal_rate"], h["mean_score"]
         points[s.label] = (x, y)
         traces.append({
-            "type": "scatter", "mode": "markers+text", "name": label(s.label),
-            "x": [x], "y": [y], "text": [label(s.label)], "textposition": "top center",
+            "type": "scatter", "mode": "markers", "name": label(s.label), "x": [x], "y": [y],
             "marker": {"color": s.color, "size": 12},
             "error_x": _error_bars([x], [o.get("false_refusal_ci95")]),
             "error_y": _error_bars([y], [h.get("ci95")]),
@@ -221,6 +221,9 @@ def safety_helpfulness(series: list[Series], runs: list[RunData]) -> list[Figure
                              f"<extra>{label(s.label)}</extra>"})
     if not traces:
         return []
+    right = max([x for x, _ in points.values()] + [
+        (t["x"][0] + (t["error_x"]["array"][0] or 0)) for t in traces])
+    span = max(right, 0.1)
     arrows = [{"x": points[a.label][0], "y": points[a.label][1], "ax": points[b.label][0],
                "ay": points[b.label][1], "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
                "showarrow": True, "arrowhead": 3, "arrowsize": 1.4, "arrowcolor": "#344054",
@@ -230,9 +233,9 @@ def safety_helpfulness(series: list[Series], runs: list[RunData]) -> list[Figure
     return [Figure(
         "fig-tradeoff", "Harm score against false-refusal rate", traces,
         {"xaxis": {"title": {"text": f"false-refusal rate ({over[0]})"}, "tickformat": ".0%",
-                   "range": [-0.05, 1.05]},
+                   "range": [-0.04 * span, min(1.05, 1.1 * span)]},
          "yaxis": {"title": {"text": f"mean harm score ({harm[0]})"}, "range": [0.8, 5.2]},
-         "annotations": arrows, "showlegend": False, "height": 420},
+         "annotations": arrows, "height": 440},
         "Lower left is best: few harmful answers and few refusals of benign requests. Whiskers "
         "are 95% intervals; arrows go from a model to its mitigated version (guard, LoRA "
         "adapter, or the same target in a later run).")]
@@ -282,7 +285,7 @@ def jailbreak(series: list[Series], runs: list[RunData]) -> list[Figure]:
                   "text": [["–" if v is None else f"{v:.0%}" for v in r] for r in z],
                   "texttemplate": "%{text}", "colorbar": {"tickformat": ".0%"},
                   "hovertemplate": "%{y} · principle %{x}: %{z:.1%}<extra></extra>"}],
-                {"height": max(260, 40 + 28 * len(rows)), "margin": {"l": 150, "r": 20, "t": 10,
+                {"height": max(260, 40 + 28 * len(rows)), "margin": {"l": 150, "r": 20, "t": 30,
                                                                      "b": 70}}))
     return figures
 

@@ -187,7 +187,9 @@ def render_runs(runs: list[RunData], comparisons: list[dict[str, Any]] | None = 
             {**row, "cells": [format_cell(row["metric"], row["values"].get(c)) for c in columns]}
             for row in rows],
         sections=sections, reliability=reliability,
-        comparisons=[{**c, "cells": [table_cells(r) for r in c["rows"]]} for c in comparisons],
+        comparisons=[{**c, "overall": [table_cells(r) for r in c["rows"] if r["principle"] is None],
+                      "by_principle": [table_cells(r) for r in c["rows"]
+                                       if r["principle"] is not None]} for c in comparisons],
         comparison_header=TABLE_HEADER, forests=forests,
         metadata=[run_metadata_view(r) for r in runs],
         filters={

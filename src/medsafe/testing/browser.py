@@ -23,7 +23,10 @@ OFFLINE_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-dev-shm-usage", "--disable-default-apps", "--disable-extensions",
                  "--metrics-recording-only", "--no-default-browser-check")
 
-INTERNAL_SCHEMES = ("chrome://", "chrome-untrusted://", "devtools://")
+# URLs that never leave the machine: content carried in the page itself (data:, blob:, e.g. the
+# images plotly draws heatmaps into) and Chromium's own pages, which may still be loading from
+# start-up but are not requests of the page.
+LOCAL_SCHEMES = ("data:", "blob:", "chrome://", "chrome-untrusted://", "devtools://")
 
 
 def chromium_paths() -> tuple[str, str] | None:
@@ -48,10 +51,9 @@ class PageLoad:
 
     @property
     def other_requests(self) -> list[str]:
-        """Every request except the page itself (Chromium's own chrome:// pages, which may still
-        be loading from start-up, are not requests of the page and never reach the network)."""
+        """Every request except the page itself and URLs of :data:`LOCAL_SCHEMES`."""
         return [u for u in self.requests
-                if u.split("#")[0] != self.url and not u.startswith(INTERNAL_SCHEMES)]
+                if u.split("#")[0] != self.url and not u.startswith(LOCAL_SCHEMES)]
 
 
 class HeadlessChromium:
