@@ -19,11 +19,11 @@ from medsafe.report.runs import RunData
 COLUMNS: list[tuple[str, str]] = [
     ("run_id", "string"), ("target", "string"), ("suite", "string"), ("sample_id", "string"),
     ("principle", "int64"), ("split", "string"), ("prompt", "string"), ("response", "string"),
-    ("score", "int64"), ("refusal", "bool"), ("correct", "bool"), ("judge", "string"),
+    ("score", "int64"), ("refusal", "bool_"), ("correct", "bool_"), ("judge", "string"),
     ("rationale", "string"), ("extracted", "string"), ("error", "string"),
     ("error_stage", "string"), ("finish_reason", "string"), ("reference", "string"),
     ("prompt_tokens", "int64"), ("completion_tokens", "int64"), ("gen_latency_s", "float64"),
-    ("judge_latency_s", "float64"), ("response_cached", "bool"), ("messages", "string"),
+    ("judge_latency_s", "float64"), ("response_cached", "bool_"), ("messages", "string"),
     ("metadata", "string"), ("judge_members", "string"),
 ]
 JSON_COLUMNS = {"messages", "metadata", "judge_members"}
