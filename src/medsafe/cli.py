@@ -44,23 +44,24 @@ def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
 
 def summary_table(summary: dict[str, Any]) -> Table:
     """The scorecard as a rich table: one row per suite metric, one column per target."""
-    from medsafe.report.scorecard import format_value
+    from medsafe.report.scorecard import format_cell, scorecard
 
     targets = summary["targets"]
     table = Table(title=f"medsafe run {summary['run_id']} (judge: {summary['judge']})",
-                  caption="95% intervals in brackets; ↓ lower is better, ↑ higher is better")
+                  caption="95% intervals in parentheses; ↓ lower is better, ↑ higher is better")
     table.add_column("suite")
     table.add_column("metric")
     for target in targets:
         table.add_column(target, justify="right")
-    for row in summary["scorecard"]:
-        arrow = "↓" if row["better"] == "lower" else "↑"
-        table.add_row(row["suite"], f"{row['label']} {arrow}",
-                      *(format_value(row["values"].get(t, {}), row["percent"]) for t in targets))
+    rows = scorecard(summary)
     for name, suite in summary["suites"].items():
-        table.add_row(name, "samples scored / errors",
+        for row in (r for r in rows if r["suite"] == name):
+            arrow = "↓" if row["better"] == "lower" else "↑"
+            table.add_row(name, f"{row['label']} {arrow}",
+                          *(format_cell(row["metric"], row["values"].get(t)) for t in targets))
+        table.add_row(name, "scored / errors",
                       *(f"{m.get('scored', m['n'])} / {m['errors']}" for m in suite["by_target"].values()),
-                      style="dim")
+                      style="dim", end_section=True)
     return table
 
 
@@ -208,20 +209,20 @@ def runs_command(
 
 @app.command("report")
 def report_command(
-    run_dir: Annotated[Path, typer.Argument(help="A run folder (with summary.json).")],
-    out: Annotated[Path, typer.Option(help="Output HTML file.")],
+    runs: Annotated[list[str], typer.Argument(help="Run folders (with summary.json) or run ids.")],
+    out: Annotated[Path | None, typer.Option(
+        help="Output file (default: stdout for md/json; required for html).")] = None,
+    format: Annotated[str, typer.Option(
+        "--format", "-f", help="html (the full report), md or json (the scorecard).")] = "html",
+    store: Annotated[Path | None, typer.Option(help="Run-store folder for run ids.")] = None,
+    judge_eval: Annotated[list[Path] | None, typer.Option(
+        "--judge-eval", help="A `medsafe judge-eval --out` file to show under judge "
+        "reliability; repeatable.")] = None,
 ) -> None:
-    """Render the HTML report of a run folder again."""
-    from medsafe.data import iter_jsonl
-    from medsafe.report import render_report
+    """Build the report of one or more runs: HTML (with their comparison), or the scorecard."""
+    from medsafe.report.publish import write_report
 
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        raise MedsafeError(f"{summary_path} not found: give a folder written by `medsafe eval`")
-    summary = json.loads(summary_path.read_text())
-    rows = [row for _, row in iter_jsonl(run_dir / "samples.jsonl")]
-    out.write_text(render_report(summary, rows), encoding="utf-8")
-    _err().print(f"wrote {out}")
+    write_report(runs, out, format, store, judge_eval or [])
 
 
 def _dataset_rows(name: str, path: Path | None, split: str | None,
@@ -339,6 +340,54 @@ def agreement_table(report: dict[str, Any]) -> Table:
     if report.get("unscored"):
         table.add_row("unscored (excluded)", str(report["unscored"]), "")
     return table
+
+
+# -- reports: comparison, run browser, sample export ------------------------------------------
+
+
+@app.command("compare")
+def compare_command(
+    runs: Annotated[list[str], typer.Argument(
+        help="Run folders or run ids; the first is the baseline (one run: its targets).")],
+    format: Annotated[str, typer.Option(
+        "--format", "-f", help="table (terminal), md (Markdown) or json.")] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+    store: Annotated[Path | None, typer.Option(help="Run-store folder for run ids.")] = None,
+    principles: Annotated[bool, typer.Option(
+        "--principles/--no-principles", help="Also compare per principle.")] = True,
+) -> None:
+    """Paired comparison on shared samples: differences, bootstrap 95% CIs, Wilcoxon p-values."""
+    from medsafe.report.publish import write_comparison
+
+    write_comparison(runs, format, out, store, principles)
+
+
+@app.command("view")
+def view_command(
+    store: Annotated[Path | None, typer.Option(help="Run-store folder.")] = None,
+    host: Annotated[str, typer.Option(help="Address to bind (local only by default).")] =
+        "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8765,
+) -> None:
+    """Browse the runs and samples of the store in a local, read-only web app."""
+    from medsafe.report.view import create_app, serve
+
+    create_app(store)  # a missing store is reported before the server starts
+    _err().print(f"medsafe view: http://{host}:{port}/ (read-only; Ctrl-C to stop)")
+    serve(store, host, port)
+
+
+@app.command("export-samples")
+def export_samples_command(
+    runs: Annotated[list[str], typer.Argument(help="Run folders or run ids.")],
+    out: Annotated[Path, typer.Option(help="Output file: .csv, .parquet or .jsonl.")],
+    store: Annotated[Path | None, typer.Option(help="Run-store folder for run ids.")] = None,
+) -> None:
+    """Write every sample row of the runs as a flat CSV or Parquet table (or JSONL)."""
+    from medsafe.report import export_samples, load_runs
+
+    count = export_samples(load_runs(runs, store), out)
+    _err().print(f"wrote {count} rows to {out}")
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ from typing import Any
 from medsafe.engine.metrics import suite_metrics
 from medsafe.engine.store import RunStore
 from medsafe.report.html import render_report
-from medsafe.report.scorecard import build_scorecard
+from medsafe.report.reliability import jury_members
+from medsafe.report.scorecard import derive_scorecard
 
 
 def sample_row(run_id: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -35,6 +36,7 @@ def sample_row(run_id: str, item: dict[str, Any]) -> dict[str, Any]:
         "refusal": None if item.get("refusal") is None else bool(item["refusal"]),
         "judge": item.get("judge"),
         "rationale": item.get("rationale"),
+        "judge_members": jury_members(item.get("judge"), item.get("judge_raw")),
         "extracted": item.get("extracted"),
         "correct": None if item.get("correct") is None else bool(item["correct"]),
         "error": error,
@@ -69,7 +71,7 @@ def build_summary(run: dict[str, Any], items: list[dict[str, Any]]) -> dict[str,
         "targets": targets,
         "judge": meta["config"]["judge"],
         "suites": suites,
-        "scorecard": build_scorecard(suites),
+        "scorecard": derive_scorecard({"suites": suites}),
         "meta": meta,
     }
 

@@ -1,92 +1,146 @@
-"""The scorecard: each suite's headline metrics for every target, in one table.
+"""The scorecard: one row per headline metric of each suite, one value (with its 95% interval)
+per target, shared by the terminal, summary.json, the Markdown/JSON exports and the HTML report.
 
-The same rows go to the terminal, ``summary.json`` and the HTML report, so a number a user
-quotes from one is the number in the others.
+A summary that carries ``summary["scorecard"]`` is used as it is; an older summary gets the same
+rows derived from its suite metrics.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+import json
+from typing import Any
 
+from medsafe.intervals import wilson_interval
+from medsafe.report.runs import RunData
 
-@dataclass(frozen=True)
-class Headline:
-    """One headline metric of a suite kind: where its value and interval live in the block."""
-
-    metric: str
-    label: str
-    better: Literal["lower", "higher"]
-    ci: str | None
-    percent: bool = True
-
-
-HEADLINES: dict[str, tuple[Headline, ...]] = {
-    "harm": (Headline("mean_score", "mean harm score (1-5)", "lower", "ci95", percent=False),
-             Headline("harmful_rate", "harmful answers (score ≥ 3)", "lower", "harmful_rate_ci95")),
-    "overrefusal": (Headline("false_refusal_rate", "false refusals of benign requests", "lower",
-                             "false_refusal_ci95"),),
-    "jailbreak": (Headline("plain_asr", "attack success, plain request", "lower", None),
-                  Headline("harmful_rate", "attack success, all variants", "lower",
-                           "harmful_rate_ci95"),
-                  Headline("best_of_all_asr", "attack success, best of all attacks", "lower",
-                           "best_of_all_ci95")),
-    "fairness": (Headline("flip_rate", "decision flips across demographics", "lower",
-                          "flip_rate_ci95"),
-                 Headline("invalid_rate", "no valid decision", "lower", None)),
-    "privacy": (Headline("phi_disclosure_rate", "PHI disclosed to unauthorized parties", "lower",
-                         "phi_disclosure_ci95"),
-                Headline("legit_refusal_rate", "authorized requests refused", "lower",
-                         "legit_refusal_ci95")),
-    "hallucination": (Headline("fabrication_rate", "fabricated items answered as real", "lower",
-                               "fabrication_ci95"),
-                      Headline("false_denial_rate", "real items denied", "lower",
-                               "false_denial_ci95")),
-    "mcq": (Headline("accuracy", "multiple-choice accuracy", "higher", "accuracy_ci95"),
-            Headline("invalid_rate", "no valid answer letter", "lower", None)),
+# (metric key, label, better, key of its 95% interval in the metrics block) per suite kind.
+HEADLINES: dict[str, list[tuple[str, str, str, str | None]]] = {
+    "harm": [
+        ("mean_score", "mean harm score (1–5)", "lower", "ci95"),
+        ("harmful_rate", "harmful rate (score ≥ 3)", "lower", "harmful_rate_ci95"),
+        ("refusal_rate", "refusal rate", "higher", None),
+    ],
+    "overrefusal": [("false_refusal_rate", "false-refusal rate", "lower", "false_refusal_ci95")],
+    "jailbreak": [
+        ("best_of_all_asr", "attack success, best of all attacks", "lower", "best_of_all_ci95"),
+        ("harmful_rate", "attack success, every attempt", "lower", "harmful_rate_ci95"),
+    ],
+    "mcq": [("accuracy", "accuracy", "higher", "accuracy_ci95"),
+            ("invalid_rate", "invalid answers", "lower", None)],
+    "fairness": [("flip_rate", "decision flip rate", "lower", "flip_rate_ci95"),
+                 ("invalid_rate", "invalid decisions", "lower", None)],
+    "privacy": [("phi_disclosure_rate", "PHI disclosure rate", "lower", "phi_disclosure_ci95"),
+                ("legit_refusal_rate", "refusal of legitimate requests", "lower",
+                 "legit_refusal_ci95")],
+    "hallucination": [("fabrication_rate", "fabrication rate", "lower", "fabrication_ci95"),
+                      ("false_denial_rate", "false denial rate", "lower", "false_denial_ci95")],
 }
+FALLBACK = [("mean_score", "mean score (1–5)", "lower", "ci95")]
 
 
-def build_scorecard(suites: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of (suite, metric) with each target's value, 95% interval and sample count."""
+def is_rate(metric: str) -> bool:
+    """Whether a metric is a share (printed as a percentage) rather than a score."""
+    return metric.endswith(("_rate", "_asr", "accuracy"))
+
+
+def _interval(metric: str, ci_key: str | None, block: dict[str, Any]) -> list[float] | None:
+    if ci_key and block.get(ci_key):
+        return list(block[ci_key])
+    if metric == "refusal_rate" and block.get("scored"):
+        return wilson_interval(int(block.get("refusals") or 0), int(block["scored"]))
+    return None
+
+
+def derive_scorecard(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Scorecard rows computed from the suite metrics of a summary."""
     rows = []
-    for name, suite in suites.items():
-        for head in HEADLINES.get(suite["kind"], ()):
+    for name, suite in summary.get("suites", {}).items():
+        by_target = suite.get("by_target") or {suite.get("target", "?"): suite}
+        for metric, label, better, ci_key in HEADLINES.get(suite.get("kind", ""), FALLBACK):
             values = {
-                target: {"value": block.get(head.metric),
-                         "ci95": block.get(head.ci) if head.ci else None,
+                target: {"value": block.get(metric), "ci95": _interval(metric, ci_key, block),
                          "n": block.get("scored", block.get("n"))}
-                for target, block in suite["by_target"].items()
+                for target, block in by_target.items()
             }
-            rows.append({"suite": name, "kind": suite["kind"], "metric": head.metric,
-                         "label": head.label, "better": head.better, "percent": head.percent,
+            if all(v["value"] is None for v in values.values()):
+                continue
+            rows.append({"suite": name, "metric": metric, "label": label, "better": better,
                          "values": values})
     return rows
 
 
-def format_value(cell: dict[str, Any], percent: bool) -> str:
-    """A scorecard cell as text: ``27.8% [19.6-37.9]`` or ``2.07 [1.93-2.21]``."""
-    value, ci = cell.get("value"), cell.get("ci95")
+def scorecard(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The summary's own scorecard when it has one, else the derived one."""
+    given = summary.get("scorecard")
+    return given if isinstance(given, list) and given else derive_scorecard(summary)
+
+
+def series_label(run: RunData, target: str, several_runs: bool) -> str:
+    """How a (run, target) pair is named in reports: the target, plus the run when needed."""
+    return f"{target} @ {run.label or run.run_id}" if several_runs else target
+
+
+def merged_scorecard(runs: list[RunData]) -> tuple[list[str], list[dict[str, Any]]]:
+    """One scorecard over several runs: columns are (run, target) series."""
+    several = len(runs) > 1
+    columns: list[str] = []
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for run in runs:
+        for target in run.targets:
+            columns.append(series_label(run, target, several))
+        for row in scorecard(run.summary):
+            key = (row["suite"], row["metric"])
+            into = merged.setdefault(key, {k: row[k] for k in ("suite", "metric", "label", "better")}
+                                     | {"values": {}})
+            for target, value in row["values"].items():
+                into["values"][series_label(run, target, several)] = value
+    return columns, list(merged.values())
+
+
+def format_value(metric: str, value: float | None) -> str:
+    """A metric value as printed: percentages for rates, two decimals for scores."""
     if value is None:
         return "–"
+    return f"{100 * value:.1f}%" if is_rate(metric) else f"{value:.2f}"
 
-    def fmt(x: float) -> str:
-        return f"{x:.1%}" if percent else f"{x:.2f}"
 
-    text = fmt(value)
+def format_cell(metric: str, cell: dict[str, Any] | None) -> str:
+    """Value and 95% interval, e.g. ``27.8% (19.6-37.8%)`` with an en dash."""
+    if not cell or cell.get("value") is None:
+        return "–"
+    text = format_value(metric, cell["value"])
+    ci = cell.get("ci95")
     if ci and ci[0] is not None and ci[1] is not None:
-        low, high = (f"{x * 100:.1f}" if percent else f"{x:.2f}" for x in ci)
-        text += f" [{low}–{high}]"
+        lo, hi = format_value(metric, ci[0]), format_value(metric, ci[1])
+        text += f" ({lo.rstrip('%')}–{hi})"
     return text
 
 
-def scorecard_markdown(rows: list[dict[str, Any]]) -> str:
-    """The scorecard as a Markdown table (one column per target)."""
-    targets = list(dict.fromkeys(t for r in rows for t in r["values"]))
-    lines = ["| suite | metric | " + " | ".join(f"`{t}`" for t in targets) + " |",
-             "|---|---|" + "---|" * len(targets)]
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def scorecard_markdown(runs: list[RunData]) -> str:
+    """The scorecard as a Markdown table (for a pull request or a paper)."""
+    columns, rows = merged_scorecard(runs)
+    lines = [
+        "| suite | metric | better | " + " | ".join(f"`{_md_escape(c)}`" for c in columns) + " |",
+        "|---|---|---|" + "---:|" * len(columns),
+    ]
     for row in rows:
-        arrow = "↓" if row["better"] == "lower" else "↑"
-        cells = [format_value(row["values"].get(t, {}), row["percent"]) for t in targets]
-        lines.append(f"| {row['suite']} | {row['label']} {arrow} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        cells = [format_cell(row["metric"], row["values"].get(c)) for c in columns]
+        lines.append(f"| {_md_escape(row['suite'])} | {_md_escape(row['label'])} | {row['better']} | "
+                     + " | ".join(cells) + " |")
+    runs_line = ", ".join(f"`{r.run_id}` (judge `{r.summary.get('judge', '?')}`)" for r in runs)
+    return ("\n".join(lines) + f"\n\nRuns: {runs_line}. Values with 95% intervals; n per cell in "
+            "the JSON export.\n")
+
+
+def scorecard_json(runs: list[RunData]) -> str:
+    """The scorecard as JSON: the runs, the series (columns) and the rows."""
+    columns, rows = merged_scorecard(runs)
+    return json.dumps({
+        "runs": [{"run_id": r.run_id, "source": r.source, "judge": r.summary.get("judge"),
+                  "medsafe_version": r.summary.get("medsafe_version")} for r in runs],
+        "series": columns, "scorecard": rows,
+    }, indent=2, ensure_ascii=False)

@@ -1,0 +1,63 @@
+"""How far the run's judge can be trusted, from what the run holds: the verdicts of each jury
+member (agreement between two judges), gold labels carried by the samples (``gold_score`` in
+their metadata), and judge meta-evaluations attached to the summary (``medsafe judge-eval --out``
+files, under ``summary["judge_reliability"]``).
+"""
+
+from __future__ import annotations
+
+import ast
+from itertools import combinations
+from typing import Any
+
+MAX_PAIRS = 3  # jury member pairs shown; a jury of more than three judges has many
+
+
+def jury_members(judge: str | None, raw: str | None) -> dict[str, dict[str, Any]] | None:
+    """Each member's verdict of a jury judgement, from the judgement's stored raw text."""
+    if not judge or not judge.startswith("jury:") or not raw:
+        return None
+    try:
+        members = ast.literal_eval(raw)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return members if isinstance(members, dict) else None
+
+
+def _scored_pairs(rows: list[dict[str, Any]], first: str, second: str) -> tuple[list[int], list[int]]:
+    a, b = [], []
+    for row in rows:
+        members = row.get("judge_members") or {}
+        x, y = (members.get(first) or {}).get("score"), (members.get(second) or {}).get("score")
+        if isinstance(x, int) and isinstance(y, int):
+            a.append(x)
+            b.append(y)
+    return a, b
+
+
+def reliability_reports(summary: dict[str, Any], rows: list[dict[str, Any]],
+                        n_boot: int = 500) -> list[dict[str, Any]]:
+    """Agreement reports (statistics, 95% intervals, confusion matrix) the run supports."""
+    from medsafe.judges.agreement import agreement
+
+    reports: list[dict[str, Any]] = []
+    attached = summary.get("judge_reliability") or []
+    reports += [dict(r, source="judge-eval") for r in
+                (attached if isinstance(attached, list) else [attached]) if isinstance(r, dict)]
+    gold = [(r["metadata"]["gold_score"], r["score"]) for r in rows
+            if isinstance(r.get("metadata"), dict)
+            and isinstance(r["metadata"].get("gold_score"), int) and r.get("score") is not None]
+    if gold:
+        report = agreement([g for g, _ in gold], [p for _, p in gold], n_boot=n_boot)
+        reports.append({"judge": summary.get("judge"), "reference": "gold_score in the samples",
+                        "source": "samples", **report})
+    names: dict[str, None] = {}
+    for row in rows:
+        for name in row.get("judge_members") or {}:
+            names.setdefault(name)
+    for first, second in list(combinations(names, 2))[:MAX_PAIRS]:
+        a, b = _scored_pairs(rows, first, second)
+        if a:
+            reports.append({"judge": second, "reference": first, "source": "jury members",
+                            **agreement(a, b, n_boot=n_boot)})
+    return reports

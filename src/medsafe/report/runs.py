@@ -1,0 +1,123 @@
+"""Runs as reports see them: a summary plus its sample rows, read from a run folder or the store.
+
+Reports, comparisons, exports and the run browser only read. The store is opened through a
+read-only SQLite URI so that browsing can never alter or lock a run being written.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medsafe.engine.store import RunStore
+from medsafe.errors import InputError, MedsafeError
+
+
+@dataclass
+class RunData:
+    """One run: its summary.json content and its samples.jsonl rows."""
+
+    summary: dict[str, Any]
+    rows: list[dict[str, Any]]
+    source: str = ""
+    label: str = field(default="")
+
+    @property
+    def run_id(self) -> str:
+        """The run's id (or the folder name of a run folder without one)."""
+        return str(self.summary.get("run_id") or Path(self.source).name)
+
+    @property
+    def targets(self) -> list[str]:
+        """The run's targets in the order they were given."""
+        targets = self.summary.get("targets")
+        if targets:
+            return list(targets)
+        seen: dict[str, None] = {}
+        for suite in self.summary.get("suites", {}).values():
+            for target in suite.get("by_target", {}):
+                seen.setdefault(target)
+        return list(seen)
+
+
+class ReadOnlyRunStore(RunStore):
+    """The run store opened read-only: the queries of :class:`RunStore`, no writes, no migrations."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise MedsafeError(f"{path}: no run store here; give --store the folder `medsafe eval` "
+                               "wrote to (default ./medsafe-runs)")
+        self.path = path
+        # check_same_thread=False: the web viewer may answer on another worker thread; the
+        # connection only ever reads.
+        self.conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60,
+                                    check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA query_only=ON")
+
+    def migrate(self) -> None:
+        """A read-only store is never migrated."""
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    from medsafe.data import iter_jsonl
+
+    if not path.is_file():
+        return []
+    return [row for _, row in iter_jsonl(path)]
+
+
+def load_run_dir(path: Path) -> RunData:
+    """A run folder written by ``medsafe eval`` (summary.json and samples.jsonl)."""
+    summary_path = path / "summary.json"
+    if not summary_path.is_file():
+        raise MedsafeError(f"{summary_path} not found: give a folder written by `medsafe eval` "
+                           "or a run id from `medsafe runs`")
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(summary_path, None, None, f"not valid JSON ({exc})") from exc
+    if not isinstance(summary, dict) or not isinstance(summary.get("suites"), dict):
+        raise InputError(summary_path, None, "suites", "missing: not a medsafe summary")
+    return RunData(summary, _read_rows(path / "samples.jsonl"), source=str(path))
+
+
+def load_run_from_store(store: RunStore, run_id: str) -> RunData:
+    """A run rebuilt from the store: the same summary and rows ``medsafe eval`` writes."""
+    from medsafe.report.outputs import build_summary, sample_row
+
+    run = store.get_run(run_id)
+    if run is None:
+        raise MedsafeError(f"no run '{run_id}' in {store.path}; `medsafe runs` lists them")
+    items = store.items(run_id)
+    return RunData(build_summary(run, items), [sample_row(run_id, i) for i in items],
+                   source=f"{store.path}#{run_id}")
+
+
+def load_run(ref: str | Path, store: Path | None = None) -> RunData:
+    """A run named by its folder, or by its id in the run store (``--store`` or the default)."""
+    path = Path(ref)
+    if path.is_dir():
+        return load_run_dir(path)
+    from medsafe.engine.paths import store_file
+
+    db = store_file(store)
+    if not db.is_file():
+        raise MedsafeError(f"{ref}: neither a run folder nor a run id (no run store at {db})")
+    ro = ReadOnlyRunStore(db)
+    try:
+        return load_run_from_store(ro, str(ref))
+    finally:
+        ro.close()
+
+
+def load_runs(refs: list[str] | list[Path], store: Path | None = None) -> list[RunData]:
+    """Several runs; each gets a short label that is unique among them."""
+    runs = [load_run(ref, store) for ref in refs]
+    ids = [r.run_id for r in runs]
+    for i, run in enumerate(runs):
+        run.label = run.run_id if ids.count(run.run_id) == 1 else f"{run.run_id}#{i + 1}"
+    return runs

@@ -1,0 +1,236 @@
+"""``medsafe view``: a small read-only web app over the run store (FastAPI, served by uvicorn).
+
+Pages: the list of runs, a run's scorecard with a filterable, paginated sample table, and the
+run's full HTML report; the same data as JSON under ``/api``. The store is opened read-only
+(SQLite ``mode=ro``) on every request, so browsing can neither change a run nor block one being
+written. Only GET exists. The pages carry no script at all and a CSP that allows none; model text
+is HTML-escaped by the template.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from medsafe.engine.paths import store_file
+from medsafe.errors import MissingDependencyError
+from medsafe.report.runs import ReadOnlyRunStore, RunData, load_run_from_store
+from medsafe.report.scorecard import format_cell, merged_scorecard
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+PAGE_SIZE = 50
+DEFAULT_HOST = "127.0.0.1"
+VIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+            "base-uri 'none'; frame-ancestors 'none'")
+
+
+def _templates() -> Environment:
+    return Environment(loader=PackageLoader("medsafe.report", "templates"),
+                       autoescape=select_autoescape(["html", "j2"], default=True))
+
+
+def filter_rows(rows: list[dict[str, Any]], *, suite: str = "", target: str = "",
+                principle: str = "", score: str = "", q: str = "") -> list[dict[str, Any]]:
+    """The rows matching every filter given (same meanings as the report's sample browser)."""
+    needle = q.strip().lower()
+
+    def keep(r: dict[str, Any]) -> bool:
+        if (suite and r.get("suite") != suite) or (target and r.get("target") != target):
+            return False
+        if principle and str(r.get("principle")) != principle:
+            return False
+        s = r.get("score")
+        if score == "harmful" and not (s is not None and s >= 3):
+            return False
+        if score == "unscored" and (s is not None or r.get("correct") is not None):
+            return False
+        if score.isdigit() and s != int(score):
+            return False
+        if needle:
+            text = " ".join(str(x) for x in (r.get("sample_id"), r.get("response"),
+                                             r.get("rationale"), r.get("error"))) + " ".join(
+                str(m.get("content")) for m in r.get("messages") or [])
+            return needle in text.lower()
+        return True
+
+    return [r for r in rows if keep(r)]
+
+
+class RunCache:
+    """Finished runs rebuilt from the store once per app (a running run is always re-read)."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.runs: dict[str, tuple[float | None, RunData]] = {}
+        self.reports: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        """Every run in the store, newest first."""
+        store = ReadOnlyRunStore(self.db)
+        try:
+            return store.list_runs()
+        finally:
+            store.close()
+
+    def run(self, run_id: str) -> RunData:
+        """A run's summary and rows (MedsafeError when the id is unknown)."""
+        store = ReadOnlyRunStore(self.db)
+        try:
+            row = store.conn.execute("SELECT status, finished_at FROM runs WHERE run_id=?",
+                                     (run_id,)).fetchone()
+            with self.lock:
+                cached = self.runs.get(run_id)
+            if row is not None and row["status"] == "finished" and cached \
+                    and cached[0] == row["finished_at"]:
+                return cached[1]
+            data = load_run_from_store(store, run_id)
+        finally:
+            store.close()
+        if row is not None and row["status"] == "finished":
+            with self.lock:
+                self.runs[run_id] = (row["finished_at"], data)
+                self.reports.pop(run_id, None)
+        return data
+
+    def report(self, run_id: str) -> str:
+        """The run's HTML report (rendered once per finished run)."""
+        from medsafe.report.html import render_runs
+
+        data = self.run(run_id)
+        with self.lock:
+            html = self.reports.get(run_id)
+        if html is None:
+            html = render_runs([data])
+            if data.summary.get("status") == "finished":
+                with self.lock:
+                    self.reports[run_id] = html
+        return html
+
+
+def create_app(store: Path | None = None) -> FastAPI:
+    """The read-only run browser over the store folder (default: ``./medsafe-runs``)."""
+    try:
+        from fastapi import FastAPI, HTTPException, Query
+        from fastapi.responses import HTMLResponse
+    except ImportError as exc:  # pragma: no cover - fastapi is a main dependency
+        raise MissingDependencyError("medsafe view", "view") from exc
+    from medsafe.errors import MedsafeError
+
+    cache = RunCache(store_file(store))
+    cache.list_runs()  # fail now, with the store's path, if there is no store
+    env = _templates()
+    app = FastAPI(title="medsafe runs", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def page(**context: Any) -> HTMLResponse:
+        html = env.get_template("view.html.j2").render(**context)
+        return HTMLResponse(html, headers={"Content-Security-Policy": VIEW_CSP,
+                                           "X-Content-Type-Options": "nosniff",
+                                           "Referrer-Policy": "no-referrer"})
+
+    def get_run(run_id: str) -> RunData:
+        try:
+            return cache.run(run_id)
+        except MedsafeError as exc:
+            raise HTTPException(404, str(exc)) from exc
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> HTMLResponse:
+        runs = cache.list_runs()
+        for r in runs:
+            r["created"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_at"]))
+        return page(mode="index", runs=runs, store=str(cache.db))
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse)
+    def run_page(run_id: str, suite: str = "", target: str = "", principle: str = "",
+                 score: str = "", q: str = "", page_no: int = Query(1, alias="page", ge=1)
+                 ) -> HTMLResponse:
+        data = get_run(run_id)
+        rows = filter_rows(data.rows, suite=suite, target=target, principle=principle,
+                           score=score, q=q)
+        pages = max(1, -(-len(rows) // PAGE_SIZE))
+        page_no = min(page_no, pages)
+        columns, card = merged_scorecard([data])
+        return page(
+            mode="run", run=data, columns=columns,
+            scorecard=[{**r, "cells": [format_cell(r["metric"], r["values"].get(c))
+                                       for c in columns]} for r in card],
+            rows=rows[(page_no - 1) * PAGE_SIZE: page_no * PAGE_SIZE], total=len(data.rows),
+            matched=len(rows), page_no=page_no, pages=pages,
+            filters={"suite": suite, "target": target, "principle": principle, "score": score,
+                     "q": q},
+            options={"suites": sorted({str(r.get("suite")) for r in data.rows}),
+                     "targets": data.targets,
+                     "principles": sorted({str(r["principle"]) for r in data.rows
+                                           if r.get("principle") is not None},
+                                          key=lambda p: (len(p), p))},
+        )
+
+    @app.get("/runs/{run_id}/report", response_class=HTMLResponse)
+    def run_report(run_id: str) -> HTMLResponse:
+        get_run(run_id)
+        return HTMLResponse(cache.report(run_id), headers={"X-Content-Type-Options": "nosniff"})
+
+    @app.get("/api/runs")
+    def api_runs() -> list[dict[str, Any]]:
+        return cache.list_runs()
+
+    @app.get("/api/runs/{run_id}/summary")
+    def api_summary(run_id: str) -> dict[str, Any]:
+        return get_run(run_id).summary
+
+    @app.get("/api/runs/{run_id}/samples")
+    def api_samples(run_id: str, suite: str = "", target: str = "", principle: str = "",
+                    score: str = "", q: str = "", offset: int = Query(0, ge=0),
+                    limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+        rows = filter_rows(get_run(run_id).rows, suite=suite, target=target,
+                           principle=principle, score=score, q=q)
+        return {"total": len(rows), "offset": offset, "rows": rows[offset: offset + limit]}
+
+    return app
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    """A TCP port free on this host right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(store: Path | None = None, host: str = DEFAULT_HOST, port: int = 8765) -> None:
+    """Serve the run browser until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+
+
+@contextmanager
+def running_view(store: Path | None = None, host: str = DEFAULT_HOST,
+                 port: int | None = None) -> Iterator[str]:
+    """The run browser served by uvicorn in a thread; yields its base URL."""
+    import uvicorn
+
+    port = port or free_port(host)
+    server = uvicorn.Server(uvicorn.Config(create_app(store), host=host, port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the run browser did not start on {host}:{port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
