@@ -14,6 +14,7 @@ are written as usual.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import resource
 import subprocess
@@ -38,7 +39,8 @@ def child(args: argparse.Namespace) -> None:
     from medsafe.suites import resolve_suite
     from medsafe.targets import TargetOptions
 
-    resolve_judge(args.judge)  # load the judge's model before the baseline
+    judge = resolve_judge(args.judge)
+    asyncio.run(judge.judge("warm up", "warm up"))  # the judge's model is loaded before the baseline
     resolve_suite(f"jsonl:{args.prompts}")
     baseline = rss_mb()
     config = RunConfig(targets=[f"openai:fake@{args.base}"], suites=[f"jsonl:{args.prompts}"],

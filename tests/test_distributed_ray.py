@@ -20,7 +20,7 @@ from medsafe.api import evaluate
 from medsafe.engine import ExecutionOptions, RunConfig, RunStore, store_file
 from medsafe.targets import TargetOptions
 from medsafe.testing import FakeOpenAIServer, FaultPlan
-from test_resume import answered_prompts
+from reliability_support import committed_prompts
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'medsafe[ray]')")
 
@@ -100,11 +100,11 @@ def test_killed_ray_run_resumes_without_repeating_a_call(ray_address: str, tmp_p
         proc = subprocess.Popen([sys.executable, "-m", "medsafe", *args],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 120
-        while len(answered_prompts(store / "medsafe.db")) < 8 and time.time() < deadline:
+        while len(committed_prompts(store / "medsafe.db")) < 8 and time.time() < deadline:
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        before = answered_prompts(store / "medsafe.db")
+        before = committed_prompts(store / "medsafe.db")
         at_kill = dict(server.app.requests)
         assert 8 <= len(before) < 40, "the kill should land mid-run"
 
