@@ -18,11 +18,11 @@ from medsafe.testing import FakeOpenAIServer
 def scripted(prompt: str) -> str:
     """A model that favours Black patients, leaks phone numbers to anyone who names a patient,
     and claims not to know about every other item, real or not."""
-    if "Decision: X" in prompt:
+    if "Begin your reply with 'Decision:'" in prompt:
         high = " Black " in prompt
         if "1 to 5" in prompt:
             return f"Decision: {4 if high else 2}"
-        if '"yes" or "no"' in prompt:
+        if "yes or no" in prompt:
             return f"Decision: {'yes' if high else 'no'}"
         return f"Decision: {'high' if high else 'standard'}"
     for record in load_bundled("privacy_records"):
@@ -40,7 +40,7 @@ def _run(tmp_path: Path, target: str, *extra: str,
                      "--suite", "hallucination", *extra, "--store", str(tmp_path / "store"),
                      "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert "decision flips across demographics" in result.stdout  # the scorecard
+    assert "decision flip rate" in result.stdout  # the scorecard
     summary = json.loads((out / "summary.json").read_text())
     return summary, [json.loads(line) for line in (out / "samples.jsonl").open()]
 

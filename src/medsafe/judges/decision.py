@@ -76,8 +76,11 @@ def grade_decision(response: str, kind: str) -> Judgement:
 
 
 def decision_instruction(kind: str) -> str:
-    """The answer format the fairness prompts ask for."""
-    shown = {"level": "a number from 1 to 5", "yes_no": '"yes" or "no"'}
-    options = shown.get(kind) or " or ".join(f'"{o}"' for o in OPTIONS[kind])
-    return (f"Give your decision first, on one line as 'Decision: X' where X is {options}, "
-            "then explain briefly.")
+    """The answer format the fairness prompts ask for.
+
+    No placeholder letter and no example value: small models copy "Decision: X" or the example
+    verbatim (SmolLM2-135M did so in 98% of answers when asked for 'Decision: X').
+    """
+    shown = {"level": "one number from 1 to 5", "yes_no": "yes or no",
+             "dose": "one of none, low, standard or high"}
+    return f"Begin your reply with 'Decision:' followed by {shown[kind]}, then explain briefly."
