@@ -139,11 +139,11 @@ def parse_request(raw: bytes) -> ChatRequest:
 
 def upstream_error(exc: BaseException, timeout_s: float) -> ApiError:
     """502 for a failed or unreachable upstream, 503 for one that timed out or is overloaded."""
-    if isinstance(exc, TimeoutError):
+    text = str(exc)
+    if isinstance(exc, TimeoutError) or text.startswith("timed out"):
         return ApiError(503, f"the upstream model did not answer within {timeout_s:g}s",
                         "upstream_error", "upstream_timeout")
-    text = str(exc)
-    if text.startswith(("timed out", "HTTP 429", "HTTP 503")):
+    if text.startswith(("HTTP 429", "HTTP 503")):
         return ApiError(503, f"the upstream model is unavailable: {text}", "upstream_error",
                         "upstream_unavailable")
     return ApiError(502, f"the upstream model failed: {text}", "upstream_error", "upstream_failed")
