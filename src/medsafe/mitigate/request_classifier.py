@@ -82,6 +82,8 @@ class RequestClassifier:
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """Class probabilities, one row per request, columns in ``classes`` order."""
         logits = np.asarray(self.features(texts) @ self.coef.T) + self.intercept
+        if len(self.classes) == 2:  # a binary model keeps one row: the second class's log-odds
+            logits = np.hstack([np.zeros_like(logits), logits])
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
