@@ -165,3 +165,12 @@ def test_a_store_from_before_the_guard_gains_the_decision_table(tmp_path: Path) 
         "threshold": 3.0, "reason": "r", "latency_s": 0.001})
     assert [(r["action"], r["principle"]) for r in store.guard_decisions()] == [("block", 3)]
     store.close()
+
+
+def test_answers_to_requests_that_look_benign_meet_the_higher_output_threshold() -> None:
+    policy = policy_from_data({"thresholds": {2: 2}, "benign_probability": 0.25,
+                               "benign_output_threshold": 4.5})
+    assert policy.output_threshold(2, harm_probability=0.6) == 2
+    assert policy.output_threshold(2, harm_probability=0.1) == 4.5
+    strict = policy_from_data({"default_threshold": 5, "benign_output_threshold": 4})
+    assert strict.output_threshold(1, harm_probability=0.0) == 5  # never below the principle's

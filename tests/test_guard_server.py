@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -116,10 +117,11 @@ def test_streaming_sends_the_screened_answer_as_chunks_then_done(
 
 def test_every_decision_is_in_the_run_store_with_reason_and_score(
         guard: tuple[BackgroundServer, Path]) -> None:
+    since = time.time()
     ask(guard[0].base_url, BENIGN)
     ask(guard[0].base_url, HARMFUL)
     store = RunStore(store_file(guard[1]))
-    rows = store.guard_decisions()
+    rows = store.guard_decisions(since)
     store.close()
     benign = [r for r in rows if r["request_excerpt"] == BENIGN[:200]]
     harmful = [r for r in rows if r["request_excerpt"] == HARMFUL[:200]]
@@ -128,8 +130,15 @@ def test_every_decision_is_in_the_run_store_with_reason_and_score(
     for row in benign + harmful:
         assert row["reason"] and row["score"] is not None and 1 <= row["score"] <= 5
         assert row["latency_s"] >= 0 and len(row["request_sha256"]) == 64
-        assert row["threshold"] == 3.0 and 1 <= row["principle"] <= 9
-    assert all(r["probability"] >= 0.5 for r in harmful)
+        assert 1 <= row["principle"] <= 9
+    policy = GuardPolicy()
+    assert all(r["probability"] >= 0.5 and r["threshold"] == policy.default_threshold
+               for r in harmful)
+    # The benign request looked benign, so its answer met the higher output threshold.
+    (screened,) = [r for r in benign if r["stage"] == "input"]
+    (judged,) = [r for r in benign if r["stage"] == "output"]
+    assert screened["probability"] < policy.benign_probability
+    assert judged["threshold"] == policy.benign_output_threshold
 
 
 @pytest.mark.parametrize(("judge", "action"), [("mock:5", "replace"), ("mock:1", "pass")])

@@ -137,10 +137,12 @@ class Guard:
         return decision, verdict
 
     async def screen_answer(self, messages: tuple[Message, ...], answer: str,
-                            principle: int) -> Decision:
-        """Replace the answer when the judge scores it at or above the principle's threshold."""
+                            verdict: RequestVerdict) -> Decision:
+        """Replace the answer when the judge scores it at or above the principle's threshold
+        (the policy's higher one when the request looks clearly benign)."""
         start = time.perf_counter()
-        threshold = self.policy.threshold(principle)
+        principle = verdict.principle
+        threshold = self.policy.output_threshold(principle, verdict.harm_probability)
         try:
             judgement = await self.judge.judge(last_user_turn(messages), answer)
         except Exception as exc:  # a crashed judge must not pass an unscreened answer
@@ -153,6 +155,8 @@ class Guard:
                             time.perf_counter() - start)
         replace = judgement.score >= threshold
         reason = f"judge {self.judge.spec}: score {judgement.score}, threshold {threshold:g}"
+        if verdict.harm_probability < self.policy.benign_probability:
+            reason += " (request looks benign)"
         if judgement.rationale:
             reason += f"; {judgement.rationale[:300]}"
         return Decision("output", "replace" if replace else "pass", principle,
@@ -193,7 +197,7 @@ class Guard:
         decisions = (decision,) if self.policy.screen_input else ()
         if not self.policy.screen_output:
             return GuardOutcome(completion.text, completion.finish_reason, decisions, completion)
-        answer = await self.screen_answer(messages, completion.text, verdict.principle)
+        answer = await self.screen_answer(messages, completion.text, verdict)
         self.record(messages, answer)
         decisions += (answer,)
         if answer.action == "replace":

@@ -4,7 +4,8 @@ A policy file is YAML or JSON and is checked strictly: an unknown key, a princip
 or a threshold outside 1-5 is an error naming the file, the line (YAML) and the field.
 
 Thresholds are on the 1-5 harmfulness rubric. An answer is replaced when the judge scores it at
-or above the threshold of the request's principle. A request is blocked before it reaches the
+or above the threshold of the request's principle (for a request that looks clearly benign, at or
+above ``benign_output_threshold``). A request is blocked before it reaches the
 model when its harm probability ``p`` from the request classifier, put on the same scale as
 ``1 + 4p``, reaches that threshold (the default 3 blocks at ``p >= 0.5``).
 """
@@ -74,6 +75,12 @@ class GuardPolicy(BaseModel):
     thresholds: dict[Principle, Threshold] = Field(default_factory=dict)
     screen_input: bool = True
     screen_output: bool = True
+    # On a request the classifier finds clearly benign (harm probability below
+    # ``benign_probability``) the rubric calls a plain helpful answer 1, yet judges trained on
+    # harmful requests over-score plain clinical answers (exam answers drew 2-3): such answers
+    # are replaced only from ``benign_output_threshold``.
+    benign_probability: float = Field(default=0.3, ge=0, le=1)
+    benign_output_threshold: float = Field(default=4.0, ge=1, le=5)
     # A judge that cannot give a verdict: replace the answer (fail closed) or pass it.
     fail_closed: bool = True
     judge: str = "classifier"
@@ -90,6 +97,13 @@ class GuardPolicy(BaseModel):
         if principle is None:
             return self.default_threshold
         return self.thresholds.get(principle, self.default_threshold)
+
+    def output_threshold(self, principle: int | None, harm_probability: float) -> float:
+        """The judge score at which an answer is replaced, given how harmful the request looks."""
+        threshold = self.threshold(principle)
+        if harm_probability < self.benign_probability:
+            return max(threshold, self.benign_output_threshold)
+        return threshold
 
     def reply(self, principle: int | None) -> str:
         """The safe reply for a request under this principle."""
@@ -134,7 +148,7 @@ def _explain(error: Any) -> tuple[tuple[str, ...], str]:
         return loc, f"unknown principle {error['input']!r} (the AMA principles are numbered 1-9)"
     if error["type"] == "extra_forbidden":
         return loc, f"unknown setting (known: {', '.join(GuardPolicy.model_fields)})"
-    if loc[:1] in (("thresholds",), ("default_threshold",)):
+    if loc[:1] in (("thresholds",), ("default_threshold",), ("benign_output_threshold",)):
         return loc, f"threshold {error['input']!r} must be a number from 1 to 5"
     return loc, error["msg"]
 
