@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from medsafe.data import load_bundled
 from medsafe.mitigate.benign_requests import benign_requests
@@ -13,6 +15,7 @@ from medsafe.mitigate.request_classifier import (
     RequestClassifier,
     fit_request_classifier,
     load_request_classifier,
+    tfidf_rows,
 )
 from medsafe.mitigate.train_request_classifier import training_rows
 from medsafe.samples import Message
@@ -59,3 +62,11 @@ def test_the_shipped_model_reads_the_whole_conversation_of_a_split_request() -> 
     verdicts = model.predict(views)
     assert all(0.0 <= v.harm_probability <= 1.0 and 1 <= v.principle <= 9 for v in verdicts)
     assert all(v.level == 1 + 4 * v.harm_probability for v in verdicts)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(max_size=300), min_size=1, max_size=4))
+def test_direct_tfidf_features_equal_scikit_learns(texts: list[str]) -> None:
+    for vectorizer in load_request_classifier().vectorizers.values():
+        expected = vectorizer.transform(texts).toarray()
+        assert np.allclose(tfidf_rows(vectorizer, texts).toarray(), expected, atol=1e-12)
