@@ -217,3 +217,32 @@ def test_a_stalled_upstream_gives_503_within_the_timeout(tmp_path: Path) -> None
             client(server.base_url, timeout=6).chat.completions.create(
                 model="m", messages=[{"role": "user", "content": BENIGN}])
     assert err.value.status_code == 503 and err.value.body["code"] == "upstream_timeout"
+
+
+def test_the_cli_serves_until_stopped_and_logs_where_decisions_go(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medsafe", "guard", "serve", "--upstream", "mock:refuse",
+         "--port", str(port), "--store", str(tmp_path), "--api-key-env", "GUARD_TEST_KEY"],
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "GUARD_TEST_KEY": "k1"})
+    try:
+        for _ in range(600):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                time.sleep(0.1)
+        base = f"http://127.0.0.1:{port}/v1"
+        answer = client(base, key="k1").chat.completions.create(
+            model="m", messages=[{"role": "user", "content": BENIGN}])
+        assert answer.choices[0].message.content.startswith("I can't help with that")
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=30)
+    assert f"http://127.0.0.1:{port}/v1" in stderr and "auth on" in stderr
+    assert str(tmp_path) in stderr.replace("\n", "")
