@@ -217,6 +217,9 @@ def test_a_stalled_upstream_gives_503_within_the_timeout(tmp_path: Path) -> None
             client(server.base_url, timeout=6).chat.completions.create(
                 model="m", messages=[{"role": "user", "content": BENIGN}])
     assert err.value.status_code == 503 and err.value.body["code"] == "upstream_timeout"
+    store = RunStore(store_file(tmp_path))
+    assert [(r["stage"], r["action"]) for r in store.guard_decisions()][-1] == ("upstream", "error")
+    store.close()
 
 
 def test_the_cli_serves_until_stopped_and_logs_where_decisions_go(tmp_path: Path) -> None:

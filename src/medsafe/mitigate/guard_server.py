@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from medsafe.errors import MedsafeError, MissingDependencyError
-from medsafe.mitigate.guard import Guard, GuardOutcome
+from medsafe.mitigate.guard import Decision, Guard, GuardOutcome
 from medsafe.mitigate.guard_policy import GuardPolicy
 from medsafe.samples import Message
 from medsafe.targets import GenerationParams, TargetError, TargetOptions
@@ -241,7 +241,8 @@ def build_guard(config: ServeConfig, log: Any) -> Guard:
 
 
 def create_app(config: ServeConfig) -> Any:
-    """The FastAPI application; the guard and the run store are opened when it starts."""
+    """The FastAPI application. The guard is built at once, so a bad spec fails before the
+    server listens; the run store is opened when the server starts."""
     # This module does not use postponed annotations: FastAPI reads the handlers' annotations
     # at run time, and Request is imported here, inside the function.
     try:
@@ -308,10 +309,16 @@ def create_app(config: ServeConfig) -> Any:
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
         body = parse_request(await read_body(request, config.max_body_bytes))
+        messages = to_messages(body)
         try:
-            outcome = await asyncio.wait_for(
-                guard.respond(to_messages(body), to_params(body)), config.timeout_s)
-        except (TimeoutError, TargetError) as exc:
+            outcome = await asyncio.wait_for(guard.respond(messages, to_params(body)),
+                                             config.timeout_s)
+        except TimeoutError as exc:
+            guard.record(messages, Decision("upstream", "error", None, None, None, None,
+                                            f"no answer within {config.timeout_s:g}s",
+                                            config.timeout_s))
+            raise upstream_error(exc, config.timeout_s) from exc
+        except TargetError as exc:  # already logged by the guard
             raise upstream_error(exc, config.timeout_s) from exc
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         model = body.model or config.served_model
