@@ -98,6 +98,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--delay", type=float, default=0.05, help="upstream seconds per request")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--judge", default=None, help="the guard's judge (default: the policy's)")
+    parser.add_argument("--policy", default=None, help="a guard policy file")
     args = parser.parse_args()
     benign = [r["request"] for r in load_bundled("overrefusal") if r["split"] == "test"]
     prompts = (benign * (args.requests // len(benign) + 1))[: args.requests]
@@ -107,8 +109,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         upstream = start(["-m", "medsafe.testing.server", "--port", str(up_port), "--delay",
                           str(args.delay)], up_port)
+        extra = ["--judge", args.judge] if args.judge else []
+        extra += ["--policy", args.policy] if args.policy else []
         guard = start(["-m", "medsafe", "guard", "serve", "--upstream", f"openai:fake@{direct}",
-                       "--port", str(guard_port), "--store", tmp, "--concurrency", "64"], guard_port)
+                       "--port", str(guard_port), "--store", tmp, "--concurrency", "64", *extra],
+                      guard_port)
         try:
             t0 = time.time()
             d, g = asyncio.run(sequential(direct, guarded, prompts))
@@ -121,8 +126,8 @@ def main() -> None:
             guard.wait(10)
             upstream.wait(10)
     # Each guarded request logged an input and an output decision; skip the warm-up ones.
-    judge = [r["latency_s"] for r in rows if r["stage"] == "output"][-len(prompts):]
-    screen = [r["latency_s"] for r in rows if r["stage"] == "input"][-len(prompts):]
+    judge = [r["latency_s"] for r in rows if r["stage"] == "output"][-len(prompts):] or [0.0] * len(prompts)
+    screen = [r["latency_s"] for r in rows if r["stage"] == "input"][-len(prompts):] or [0.0] * len(prompts)
     added = [gi - di for gi, di in zip(g, d, strict=True)]
     beyond = [a - j for a, j in zip(added, judge, strict=True)]
     print(f"upstream delay {args.delay * 1000:.0f} ms, {len(prompts)} sequential requests each way")

@@ -287,14 +287,12 @@ def create_app(config: ServeConfig) -> Any:
     async def on_http_error(request: Request, exc: HTTPException) -> Any:
         return error_response(ApiError(exc.status_code, str(exc.detail), "invalid_request_error"))
 
-    @app.middleware("http")
-    async def authenticate(request: Request, call_next: Any) -> Any:
-        if request.url.path.startswith("/v1") and not authorized(
-                request.headers.get("authorization"), config.api_key):
-            return error_response(ApiError(401, "invalid or missing API key: send "
-                                           "'Authorization: Bearer KEY'", "invalid_request_error",
-                                           "invalid_api_key"))
-        return await call_next(request)
+    def authenticate(request: Request) -> None:
+        # Checked in each /v1 handler before the body is read; an HTTP middleware would do the
+        # same but costs a task switch and a response copy on every request.
+        if not authorized(request.headers.get("authorization"), config.api_key):
+            raise ApiError(401, "invalid or missing API key: send 'Authorization: Bearer KEY'",
+                           "invalid_request_error", "invalid_api_key")
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -302,12 +300,14 @@ def create_app(config: ServeConfig) -> Any:
                 "upstream_preflight": state.get("preflight", "ok")}
 
     @app.get("/v1/models")
-    async def models() -> dict[str, Any]:
+    async def models(request: Request) -> Any:
+        authenticate(request)
         return {"object": "list", "data": [{"id": config.served_model, "object": "model",
                                             "created": 0, "owned_by": "medsafe-guard"}]}
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
+        authenticate(request)
         body = parse_request(await read_body(request, config.max_body_bytes))
         messages = to_messages(body)
         try:
