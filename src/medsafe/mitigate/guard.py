@@ -9,6 +9,7 @@ handed to a log (the run store's ``guard_decisions`` table) as it is made.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -95,6 +96,45 @@ def harmful_probability(judgement: Judgement) -> float | None:
     return round(float(sum(levels)), 4)  # type: ignore[arg-type]
 
 
+class JudgeQueue:
+    """Scores the answers waiting for the judge at the same moment in one ``judge_many`` call.
+
+    Under load many requests reach the output screen together, and the classifier judge scores
+    a batch several times faster per pair than pairs one by one. A lone answer waits one turn of
+    the event loop, no more.
+    """
+
+    def __init__(self, judge: Judge, max_batch: int = 32) -> None:
+        """Make the queue inside the event loop that will use it."""
+        self.judge = judge
+        self.max_batch = max_batch
+        self.loop = asyncio.get_running_loop()
+        self._waiting: list[tuple[str, str, asyncio.Future[Judgement]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def judge_one(self, request: str, response: str) -> Judgement:
+        """The verdict on one pair, scored in a batch with whatever else is waiting."""
+        future: asyncio.Future[Judgement] = asyncio.get_running_loop().create_future()
+        self._waiting.append((request, response, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        await asyncio.sleep(0)  # one loop turn: answers that are ready now join this batch
+        while self._waiting:
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+            try:
+                verdicts = await self.judge.judge_many([(q, r) for q, r, _ in batch])
+            except Exception as exc:  # a crashed judge fails these verdicts, not the server
+                verdicts = [Judgement(judge=self.judge.spec, error=f"judge crashed: {exc!r}")
+                            ] * len(batch)
+            for (_, _, future), verdict in zip(batch, verdicts, strict=True):
+                if not future.done():  # its request may have timed out meanwhile
+                    future.set_result(verdict)
+
+
 class Guard:
     """Screens one conversation at a time around an upstream target."""
 
@@ -108,6 +148,7 @@ class Guard:
         self.log = log
         self.retries = retries
         self.name = f"guard:{upstream.spec}"
+        self._judge_queue: JudgeQueue | None = None  # made in the event loop that uses it
 
     def identity(self) -> dict[str, Any]:
         """What makes two guarded answers comparable: upstream, judge, policy and classifier."""
@@ -143,10 +184,9 @@ class Guard:
         start = time.perf_counter()
         principle = verdict.principle
         threshold = self.policy.output_threshold(principle, verdict.harm_probability)
-        try:
-            judgement = await self.judge.judge(last_user_turn(messages), answer)
-        except Exception as exc:  # a crashed judge must not pass an unscreened answer
-            judgement = Judgement(judge=self.judge.spec, error=f"judge crashed: {exc!r}")
+        if self._judge_queue is None or self._judge_queue.loop is not asyncio.get_running_loop():
+            self._judge_queue = JudgeQueue(self.judge)
+        judgement = await self._judge_queue.judge_one(last_user_turn(messages), answer)
         if not judgement.ok or judgement.score is None:
             action: Action = "replace" if self.policy.fail_closed else "pass"
             reason = f"judge {self.judge.spec} gave no verdict ({judgement.error}); " + (
