@@ -233,7 +233,8 @@ def test_the_cli_serves_until_stopped_and_logs_where_decisions_go(tmp_path: Path
          "--port", str(port), "--store", str(tmp_path), "--api-key-env", "GUARD_TEST_KEY"],
         stderr=subprocess.PIPE, text=True, env={**os.environ, "GUARD_TEST_KEY": "k1"})
     try:
-        for _ in range(600):
+        deadline = time.monotonic() + 180  # generous: start-up loads two models from JSON
+        while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
@@ -241,7 +242,7 @@ def test_the_cli_serves_until_stopped_and_logs_where_decisions_go(tmp_path: Path
                 assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
                 time.sleep(0.1)
         base = f"http://127.0.0.1:{port}/v1"
-        answer = client(base, key="k1").chat.completions.create(
+        answer = client(base, key="k1", timeout=120).chat.completions.create(
             model="m", messages=[{"role": "user", "content": BENIGN}])
         assert answer.choices[0].message.content.startswith("I can't help with that")
     finally:

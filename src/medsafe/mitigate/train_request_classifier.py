@@ -2,7 +2,8 @@
 
 ``python -m medsafe.mitigate.train_request_classifier`` fits on the ``train`` splits of ``harm``
 (labelled with their principle) and ``overrefusal`` (benign), the benign requests of the
-``judge_train`` corpus, and the composed everyday requests of :mod:`benign_requests`; it writes
+``judge_train`` corpus, and the composed everyday and short harmful requests of
+:mod:`composed_requests`; it writes
 the model into the package and reports how it does on data it never saw: the ``test`` splits of
 ``harm`` and ``overrefusal``, the ``mcq`` questions and the benign requests of ``judge_eval``.
 ``--cv`` first compares regularisation strengths by cross-validation on the training rows.
@@ -20,7 +21,7 @@ import numpy as np
 
 from medsafe.data import bundled_path, dataset_sha256, load_bundled
 from medsafe.data.loaders import mcq_prompt
-from medsafe.mitigate.benign_requests import benign_requests
+from medsafe.mitigate.composed_requests import benign_requests, harmful_requests
 from medsafe.mitigate.request_classifier import (
     BENIGN,
     RequestClassifier,
@@ -55,6 +56,8 @@ def training_rows() -> tuple[list[str], list[int]]:
             add(row["request"], BENIGN)
     for text in benign_requests(N_COMPOSED):
         add(text, BENIGN)
+    for text, principle in harmful_requests():
+        add(text, principle)
     return texts, labels
 
 
