@@ -400,3 +400,58 @@ def main() -> None:
     except KeyboardInterrupt:
         _err().print("interrupted: run `medsafe eval` again (or with --resume) to continue")
         sys.exit(130)
+
+
+# --- medsafe guard ------------------------------------------------------------------------------
+
+guard_app = typer.Typer(help="Screen a model's requests and answers (an OpenAI-compatible guard).",
+                        no_args_is_help=True)
+app.add_typer(guard_app, name="guard")
+
+
+@guard_app.command("serve")
+def guard_serve(
+    upstream: Annotated[str, typer.Option(help="The model to guard, as a target spec.")],
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    judge: Annotated[str | None, typer.Option(
+        help="Judge that screens answers (default: the policy's, else classifier).")] = None,
+    policy: Annotated[Path | None, typer.Option(
+        help="YAML/JSON policy: per-principle thresholds 1-5, screens, safe replies.")] = None,
+    api_key_env: Annotated[str | None, typer.Option(
+        help="Require 'Authorization: Bearer KEY' with KEY read from this environment variable.")
+    ] = None,
+    max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted.")] = 1_000_000,
+    timeout: Annotated[float, typer.Option(help="Seconds before an upstream call gives 503.")] = 60.0,
+    retries: Annotated[int, typer.Option(help="Retries of a failed upstream call.")] = 1,
+    model_name: Annotated[str | None, typer.Option(
+        help="Model id shown by /v1/models (default guard:UPSTREAM).")] = None,
+    store: Annotated[Path | None, typer.Option(help="Run-store folder for the decision log.")] = None,
+    slots: Annotated[int, typer.Option(help="Parallel decoding slots of a GGUF upstream.")] = 8,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight to an HTTP upstream.")] = 16,
+) -> None:
+    """Serve /v1/chat/completions and /v1/models in front of the upstream model."""
+    import os
+
+    from medsafe.engine import store_file
+    from medsafe.mitigate.guard_policy import load_policy
+    from medsafe.mitigate.guard_server import ServeConfig, create_app, serve
+    from medsafe.targets import TargetOptions
+
+    api_key = None
+    if api_key_env is not None:
+        api_key = os.environ.get(api_key_env)
+        if not api_key:
+            raise MedsafeError(f"--api-key-env {api_key_env}: that environment variable is empty "
+                               "or unset; export the key first")
+    loaded = load_policy(policy)
+    config = ServeConfig(upstream=upstream, policy=loaded, judge=judge, store=store,
+                         api_key=api_key, max_body_bytes=max_body_bytes, timeout_s=timeout,
+                         retries=retries, model_name=model_name,
+                         target_options=TargetOptions(slots=slots, concurrency=concurrency))
+    app = create_app(config)
+    _err().print(f"medsafe guard on http://{host}:{port}/v1 (model {config.served_model}) -> "
+                 f"{upstream}; judge {judge or loaded.judge}; policy {policy or 'default'}; "
+                 f"auth {'on' if api_key else 'off'}; decisions logged to {store_file(store)}",
+                 highlight=False, soft_wrap=True)
+    serve(app, host=host, port=port)

@@ -69,6 +69,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE judgements ADD COLUMN correct INTEGER
         """,
     ),
+    (
+        "0003_guard_decisions",
+        """
+        CREATE TABLE guard_decisions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL, guard TEXT NOT NULL,
+            request_sha256 TEXT NOT NULL, request_excerpt TEXT NOT NULL, stage TEXT NOT NULL,
+            action TEXT NOT NULL, principle INTEGER, score REAL, probability REAL,
+            threshold REAL, reason TEXT NOT NULL, latency_s REAL NOT NULL
+        );
+        CREATE INDEX guard_decisions_time ON guard_decisions(created_at)
+        """,
+    ),
 ]
 
 
@@ -377,3 +389,22 @@ class RunStore:
                 "WHERE run_id=? AND target=? AND suite=? AND sample_id=?",
                 (error, time.time(), run_id, target, suite, sample_id),
             )
+
+    # -- guard decisions ------------------------------------------------------------------------
+
+    def record_guard_decision(self, decision: dict[str, Any]) -> None:
+        """Store one screening decision of a guard (migration 0003), committed at once."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO guard_decisions (created_at, guard, request_sha256, request_excerpt, "
+                "stage, action, principle, score, probability, threshold, reason, latency_s) "
+                "VALUES (:created_at, :guard, :request_sha256, :request_excerpt, :stage, :action, "
+                ":principle, :score, :probability, :threshold, :reason, :latency_s)",
+                decision,
+            )
+
+    def guard_decisions(self, since: float = 0.0) -> list[dict[str, Any]]:
+        """Guard decisions recorded at or after ``since`` (a Unix time), oldest first."""
+        rows = self.conn.execute(
+            "SELECT * FROM guard_decisions WHERE created_at >= ? ORDER BY id", (since,))
+        return [dict(r) for r in rows]
