@@ -326,12 +326,13 @@ def train_adapter(config: FinetuneConfig, source: ModelSource, rows: list[dict[s
                              _progress_callback(log, hooks))
     hooks.message(f"training {config.method}: {len(rows)} examples, {total} steps"
                   + (f", resuming from {Path(last).name}" if last else ""))
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result = trainer.train(resume_from_checkpoint=last)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     stats = {"examples": len(rows), "steps": trainer.state.global_step, "max_steps": total,
-             "epochs": trainer.state.epoch, "wall_s": wall, "resumed_from": Path(last).name if last
-             else None, "train_loss": result.training_loss, "threads": torch.get_num_threads(),
+             "epochs": trainer.state.epoch, "wall_s": wall, "cpu_s": cpu,
+             "resumed_from": Path(last).name if last else None,
+             "train_loss": result.training_loss, "threads": torch.get_num_threads(),
              "device": str(trainer.args.device), **_loss_summary(log.rows())}
     return trainer.model, tokenizer, stats
 

@@ -81,10 +81,13 @@ def export_gguf(base_gguf: Path, changed: dict[str, np.ndarray], out_path: Path)
         elif ".attn_k." in names[hf_name]:
             data = permute_for_gguf(data, n_head, n_kv_head)
         replacements[names[hf_name]] = np.ascontiguousarray(data)
-    present = {t.name for t in reader.tensors}
-    missing = sorted(set(replacements) - present)
-    if missing:
-        raise MedsafeError(f"GGUF export: {base_gguf} has no tensor {missing[0]}")
+    shapes = {t.name: [int(d) for d in reversed(t.shape)] for t in reader.tensors}
+    for name, data in replacements.items():
+        if name not in shapes:
+            raise MedsafeError(f"GGUF export: {base_gguf} has no tensor {name}")
+        if list(data.shape) != shapes[name]:
+            raise MedsafeError(f"GGUF export: shape of {name} changed "
+                               f"({list(data.shape)} vs {shapes[name]})")
 
     tmp = out_path.with_name(out_path.name + ".tmp")
     writer = gguf.GGUFWriter(tmp, arch=arch_name, endianess=reader.endianess)
@@ -104,9 +107,6 @@ def export_gguf(base_gguf: Path, changed: dict[str, np.ndarray], out_path: Path)
             writer.add_tensor_info(tensor.name, tensor.data.shape, tensor.data.dtype,
                                    tensor.data.nbytes, tensor.tensor_type)
         else:
-            if tuple(new.shape) != tuple(reversed([int(d) for d in tensor.shape])):
-                raise MedsafeError(f"GGUF export: shape of {tensor.name} changed "
-                                   f"({list(new.shape)} vs {list(reversed(tensor.shape))})")
             writer.add_tensor_info(tensor.name, new.shape, new.dtype, new.nbytes)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
