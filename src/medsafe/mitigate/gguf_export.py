@@ -73,21 +73,21 @@ def export_gguf(base_gguf: Path, changed: dict[str, np.ndarray], out_path: Path)
     n_kv = _field(reader, f"{arch_name}.attention.head_count_kv")
     n_kv_head = n_head if n_kv is None else int(n_kv)
     names = gguf_tensor_names(reader, changed)
+    shapes = {t.name: [int(d) for d in reversed(t.shape)] for t in reader.tensors}
     replacements: dict[str, np.ndarray] = {}
     for hf_name, array in changed.items():
-        data = np.ascontiguousarray(array, dtype=np.float32)
-        if ".attn_q." in names[hf_name]:
-            data = permute_for_gguf(data, n_head, n_head)
-        elif ".attn_k." in names[hf_name]:
-            data = permute_for_gguf(data, n_head, n_kv_head)
-        replacements[names[hf_name]] = np.ascontiguousarray(data)
-    shapes = {t.name: [int(d) for d in reversed(t.shape)] for t in reader.tensors}
-    for name, data in replacements.items():
+        name = names[hf_name]
         if name not in shapes:
             raise MedsafeError(f"GGUF export: {base_gguf} has no tensor {name}")
-        if list(data.shape) != shapes[name]:
+        if list(array.shape) != shapes[name]:
             raise MedsafeError(f"GGUF export: shape of {name} changed "
-                               f"({list(data.shape)} vs {shapes[name]})")
+                               f"({list(array.shape)} vs {shapes[name]})")
+        data = np.ascontiguousarray(array, dtype=np.float32)
+        if ".attn_q." in name:
+            data = permute_for_gguf(data, n_head, n_head)
+        elif ".attn_k." in name:
+            data = permute_for_gguf(data, n_head, n_kv_head)
+        replacements[name] = np.ascontiguousarray(data)
 
     tmp = out_path.with_name(out_path.name + ".tmp")
     writer = gguf.GGUFWriter(tmp, arch=arch_name, endianess=reader.endianess)
