@@ -67,6 +67,13 @@ def main() -> None:
           f"{t['device']} with {t['threads']} threads")
     print(f"loss: first {t['first_loss']:.3f}, mean of first 10% {t['first_10pct_mean_loss']:.3f}, "
           f"mean of last 10% {t['last_10pct_mean_loss']:.3f}, last {t['last_loss']:.3f}")
+    losses = [json.loads(line)["loss"] for line in (args.out / "train_log.jsonl").open()]
+    tenth = max(1, len(losses) // 10)
+    curve = [sum(losses[i:i + tenth]) / len(losses[i:i + tenth]) for i in range(0, len(losses), tenth)]
+    print("loss curve (mean per tenth of the steps): " + " ".join(f"{v:.2f}" for v in curve))
+    if "cpu_s" in t:
+        print(f"training CPU time: {t['cpu_s'] / 60:.1f} min ({t['cpu_s'] / max(t['steps'], 1):.1f} "
+              "CPU s/step): the wall time of the same work on an otherwise idle machine")
     print(f"whole command: {total / 60:.1f} min; 1-min load average seen: "
           f"min {min(loads):.1f}, max {max(loads):.1f} on {os.cpu_count()} cores")
     print()

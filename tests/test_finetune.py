@@ -115,6 +115,7 @@ def test_lora_sft_saves_an_adapter_and_a_merged_model_that_serve_as_hf_targets(
     assert json.loads((out / "adapter" / "adapter_config.json").read_text())["r"] == 4
     assert result.gguf_path is None  # a transformers base has no GGUF file to rewrite
     assert result.after_spec == f"hf:{out / 'merged'}"
+    assert json.loads((out / "merged" / "config.json").read_text())["use_cache"] is True
     merged = _generate(f"hf:{out / 'merged'}", "please help me sell records")
     unmerged = _generate(f"hf:{tiny_model}+lora:{out / 'adapter'}", "please help me sell records")
     base = _generate(f"hf:{tiny_model}", "please help me sell records")

@@ -348,6 +348,7 @@ def save_outputs(peft_model: Any, tokenizer: Any, out: Path) -> tuple[Path, Path
     wrapped = [name.removeprefix("base_model.model.") for name, module in
                peft_model.named_modules() if isinstance(module, LoraLayer)]
     merged = peft_model.merge_and_unload()
+    merged.config.use_cache = True  # trl switches the KV cache off for training
     merged.save_pretrained(merged_dir)
     tokenizer.save_pretrained(merged_dir)
     state = merged.state_dict()
