@@ -72,3 +72,13 @@ def test_a_rejected_field_of_the_wrong_type_names_its_line(tmp_path: Path) -> No
     path.write_text('{"request": "x", "reference": "no", "rejected": 3}\n')
     with pytest.raises(InputError, match=r"t\.jsonl:1: field 'rejected'"):
         load_demonstrations(str(path), "safety")
+
+
+def test_importing_the_fine_tuning_api_loads_no_training_library() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, medsafe.mitigate as m; assert all(hasattr(m, n) for n in m.__all__); "
+            "print([x for x in ('torch', 'transformers', 'trl', 'peft', 'gguf') if x in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
