@@ -156,6 +156,10 @@ def test_an_interrupted_training_resumes_from_its_last_checkpoint_and_matches_a_
         finetune(config, out, evaluate_after=False, hooks=FinetuneHooks(on_train_step=crash_at_3))
     assert (out / "checkpoints" / "checkpoint-2").is_dir()
     assert not (out / "adapter").exists()
+    # A kill while step 3 was being checkpointed leaves a folder without its trainer state.
+    partial = out / "checkpoints" / "checkpoint-3"
+    partial.mkdir()
+    (partial / "adapter_model.safetensors").write_bytes(b"cut off")
     resumed = finetune(config, out, evaluate_after=False)
     assert resumed.train["resumed_from"] == "checkpoint-2"
     assert resumed.train["steps"] == 4

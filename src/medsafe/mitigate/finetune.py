@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -304,12 +305,31 @@ def _loss_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "min_loss": min(losses)}
 
 
+def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest checkpoint that was written to the end, or None.
+
+    The trainer writes ``trainer_state.json`` last, so a checkpoint without a readable one was
+    cut off by a kill while it was being saved; such a folder is removed so the step is
+    checkpointed again.
+    """
+    if not ckpt_dir.is_dir():
+        return None
+    found = [(int(p.name.rsplit("-", 1)[1]), p) for p in ckpt_dir.glob("checkpoint-*")
+             if p.is_dir() and p.name.rsplit("-", 1)[1].isdigit()]
+    for _, path in sorted(found, reverse=True):
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+            return str(path)
+        except (OSError, ValueError):
+            shutil.rmtree(path)
+    return None
+
+
 def train_adapter(config: FinetuneConfig, source: ModelSource, rows: list[dict[str, Any]],
                   out: Path, hooks: FinetuneHooks) -> tuple[Any, Any, dict[str, Any]]:
     """Train (or resume training) the LoRA adapter; returns (peft model, tokenizer, stats)."""
     import torch
     from transformers import set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     set_seed(config.train.seed)
     if config.threads is not None:
@@ -319,8 +339,7 @@ def train_adapter(config: FinetuneConfig, source: ModelSource, rows: list[dict[s
     model, tokenizer = load_base(source, dtype)
     total = _total_steps(len(rows), config.train)
     log = TrainLog(out / "train_log.jsonl")
-    ckpt_dir = out / "checkpoints"
-    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    last = last_complete_checkpoint(out / "checkpoints")
     log.truncate_after(int(last.rsplit("-", 1)[1]) if last else 0)
     trainer = _build_trainer(config, model, tokenizer, rows, out, total, bf16,
                              _progress_callback(log, hooks))
