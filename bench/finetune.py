@@ -1,7 +1,8 @@
 """Safety fine-tuning of the embedded model, timed, with the before/after trade-off.
 
     python bench/finetune.py [--out bench-finetune] [--eval-limit 180] [--threads 1]
-                             [--epochs 1] [--lr 1e-3] [--rank 16] [--method lora-sft]
+                             [--epochs 1] [--max-steps N] [--lr 1e-3] [--rank 16]
+                             [--benign-ratio 0.5] [--method lora-sft]
 
 Fine-tunes embedded:smollm2 on harm:train plus the benign overrefusal:train answers (ratio
 0.5), exports the merged model as GGUF, and evaluates the base and the new model side by side
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--eval-limit", type=int, default=180)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--benign-ratio", type=float, default=0.5)
@@ -54,7 +56,7 @@ def main() -> None:
         base="embedded:smollm2", data="harm:train", method=args.method,
         benign="overrefusal:train", benign_ratio=args.benign_ratio,
         lora=LoraSettings(r=args.rank, alpha=2 * args.rank),
-        train=TrainSettings(epochs=args.epochs, learning_rate=args.lr),
+        train=TrainSettings(epochs=args.epochs, max_steps=args.max_steps, learning_rate=args.lr),
         threads=args.threads, eval_limit=args.eval_limit,
     )
     result = finetune(config, args.out, store=args.store,

@@ -103,13 +103,15 @@ def load_demonstrations(spec: str, kind: Kind) -> list[Demonstration]:
 
 def mix(safety: list[Demonstration], benign: list[Demonstration], ratio: float,
         seed: int) -> list[Demonstration]:
-    """All safety demonstrations plus ``ratio`` benign ones per safety one (as many as exist),
-    chosen reproducibly by ``seed``, in a seeded shuffle."""
+    """All safety demonstrations plus ``ratio`` benign ones per safety one, chosen reproducibly
+    by ``seed``, in a seeded shuffle. Past the number of benign examples that exist, each is
+    repeated (whole rounds first, then a sample), so a ratio of 1 balances the two kinds."""
     if ratio < 0:
         raise MedsafeError(f"--benign-ratio must be >= 0, got {ratio}")
     rng = random.Random(seed)
-    n_benign = min(len(benign), round(ratio * len(safety)))
-    chosen = safety + rng.sample(benign, n_benign)
+    wanted = round(ratio * len(safety)) if benign else 0
+    rounds, rest = divmod(wanted, len(benign)) if benign else (0, 0)
+    chosen = safety + benign * rounds + rng.sample(benign, rest)
     rng.shuffle(chosen)
     return chosen
 
