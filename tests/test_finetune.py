@@ -110,7 +110,8 @@ def test_lora_sft_saves_an_adapter_and_a_merged_model_that_serve_as_hf_targets(
         tiny_model: Path, safety_data: Path, benign_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "sft"
     result = finetune(_config(tiny_model, safety_data, benign_data), out, evaluate_after=False)
-    assert result.train["steps"] == 2 and result.train["examples"] == 6 + 2  # ratio 0.5, 2 exist
+    assert result.train["steps"] == 2
+    assert result.train["examples"] == 6 + 3  # ratio 0.5: the two benign rows, one twice
     assert _log_steps(out) == [1, 2]
     assert json.loads((out / "adapter" / "adapter_config.json").read_text())["r"] == 4
     assert result.gguf_path is None  # a transformers base has no GGUF file to rewrite
