@@ -436,6 +436,24 @@ def compare(config: FinetuneConfig, before: str, after: str, out: Path, store: P
     return comparison
 
 
+def _export(config: FinetuneConfig, source: ModelSource, changed: dict[str, Any], out: Path,
+            hooks: FinetuneHooks) -> tuple[str | None, str | None]:
+    """Write OUT/model.gguf for a GGUF base; returns (path, why it was skipped). A base the
+    exporter cannot handle is reported, not fatal: the merged folder is still a target."""
+    from medsafe.mitigate.gguf_export import export_gguf
+
+    if source.gguf_path is None or not config.export_gguf:
+        return None, None
+    path = out / "model.gguf"
+    hooks.message(f"writing {path}")
+    try:
+        export_gguf(source.gguf_path, changed, path)
+    except MedsafeError as exc:
+        hooks.message(f"GGUF export skipped: {exc}")
+        return None, f"GGUF export skipped: {exc}"
+    return str(path), None
+
+
 def finetune(config: FinetuneConfig, out: Path, *, store: Path | None = None,
              evaluate_after: bool = True, hooks: FinetuneHooks | None = None) -> FinetuneResult:
     """Fine-tune ``config.base`` for safety and compare it with the base model.
@@ -465,20 +483,18 @@ def finetune(config: FinetuneConfig, out: Path, *, store: Path | None = None,
 
     done_file = out / "train_stats.json"
     adapter_dir, merged_dir = out / "adapter", out / "merged"
-    gguf_path = out / "model.gguf" if source.gguf_path is not None and config.export_gguf else None
-    if done_file.is_file() and merged_dir.is_dir() and (gguf_path is None or gguf_path.is_file()):
+    if done_file.is_file() and merged_dir.is_dir():
         hooks.message(f"training already finished in {out}; skipping to the evaluation")
         stats = json.loads(done_file.read_text())
     else:
         model, tokenizer, stats = train_adapter(config, source, rows, out, hooks)
         hooks.message(f"saving the adapter and the merged model in {out}")
         adapter_dir, merged_dir, changed = save_outputs(model, tokenizer, out)
-        if gguf_path is not None:
-            from medsafe.mitigate.gguf_export import export_gguf
-
-            hooks.message(f"writing {gguf_path}")
-            export_gguf(source.gguf_path, changed, gguf_path)  # type: ignore[arg-type]
+        stats["gguf"], stats["gguf_skipped"] = _export(config, source, changed, out, hooks)
         done_file.write_text(json.dumps(stats, indent=2))
+    gguf_path = Path(stats["gguf"]) if stats.get("gguf") else None
+    if stats.get("gguf_skipped"):
+        notes.append(stats["gguf_skipped"])
     after = _after_spec(config, merged_dir, gguf_path)
     result = FinetuneResult(out, adapter_dir, merged_dir, gguf_path, source.target_spec, after,
                             stats, notes=notes)
