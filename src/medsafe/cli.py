@@ -389,6 +389,129 @@ def export_samples_command(
     count = export_samples(load_runs(runs, store), out)
     _err().print(f"wrote {count} rows to {out}")
 
+# --- medsafe finetune (issue #5: safety fine-tuning) -------------------------------------------
+
+
+def _train_progress() -> Progress:
+    from rich.progress import TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=_err(), transient=False,
+    )
+
+
+@app.command("finetune")
+def finetune_command(
+    base: Annotated[str, typer.Option(
+        help="Model to fine-tune: embedded:smollm2, gguf:FILE, hf:DIR or a model folder.")],
+    out: Annotated[Path, typer.Option(
+        help="Output folder (adapter, merged model, GGUF, checkpoints, comparison).")],
+    data: Annotated[str, typer.Option(
+        help="Safety demonstrations: NAME[:split] (harm = harm:train) or FILE.jsonl.")] = "harm:train",
+    method: Annotated[str, typer.Option(help="lora-sft or dpo.")] = "lora-sft",
+    benign: Annotated[str, typer.Option(
+        help="Benign helpful examples mixed in ('none' for none).")] = "overrefusal:train",
+    benign_ratio: Annotated[float, typer.Option(
+        help="Benign examples per safety demonstration.")] = 0.5,
+    epochs: Annotated[float, typer.Option(help="Passes over the training set.")] = 1.0,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after N steps (overrides epochs).")] = None,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 1e-3,
+    batch_size: Annotated[int, typer.Option(help="Sequences per step.")] = 8,
+    grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps.")] = 1,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    lora_alpha: Annotated[int, typer.Option(help="LoRA scaling (alpha).")] = 32,
+    lora_targets: Annotated[str, typer.Option(
+        help="Comma-separated module names the adapter wraps.")] = "q_proj,v_proj",
+    max_length: Annotated[int, typer.Option(help="Longest training sequence in tokens.")] = 384,
+    save_steps: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 20,
+    beta: Annotated[float, typer.Option(help="DPO beta.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed for data order, dropout and decoding.")] = 0,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for training.")] = None,
+    suite: Annotated[list[str] | None, typer.Option(
+        "--suite", "-s", help="Suites for the before/after comparison (default: harm, "
+        "overrefusal, mcq).")] = None,
+    judge: Annotated[str, typer.Option(help="Judge spec for the comparison.")] = "classifier",
+    eval_limit: Annotated[int | None, typer.Option(
+        help="Stratified sample of N per suite in the comparison (default: all).")] = None,
+    eval_max_tokens: Annotated[int, typer.Option(help="Maximum tokens per answer.")] = 192,
+    eval_with: Annotated[str, typer.Option(
+        help="Runtime of the new model in the comparison: auto (GGUF when exported), hf, gguf.")]
+        = "auto",
+    no_eval: Annotated[bool, typer.Option("--no-eval", help="Skip the comparison.")] = False,
+    no_gguf: Annotated[bool, typer.Option("--no-gguf", help="Skip the GGUF export.")] = False,
+    store: Annotated[Path | None, typer.Option(help="Run-store folder.")] = None,
+) -> None:
+    """Fine-tune a model for medical safety (LoRA SFT or DPO) and compare it with the base."""
+    from pydantic import ValidationError
+
+    from medsafe.mitigate import FinetuneConfig, FinetuneHooks, finetune
+    from medsafe.mitigate.comparison import comparison_markdown
+
+    try:
+        config = FinetuneConfig(
+            base=base, data=data, method=method,  # type: ignore[arg-type]
+            benign=None if benign.lower() == "none" else benign, benign_ratio=benign_ratio,
+            lora={"r": lora_r, "alpha": lora_alpha,
+                  "target_modules": [m.strip() for m in lora_targets.split(",") if m.strip()]},
+            train={"epochs": epochs, "max_steps": max_steps, "batch_size": batch_size,
+                   "grad_accum": grad_accum, "learning_rate": lr, "max_length": max_length,
+                   "save_steps": save_steps, "beta": beta, "seed": seed},
+            export_gguf=not no_gguf, threads=threads, suites=suite or ["harm", "overrefusal", "mcq"],
+            judge=judge, eval_limit=eval_limit, eval_max_tokens=eval_max_tokens,
+            eval_with=eval_with,  # type: ignore[arg-type]
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise MedsafeError(f"finetune option {where}: {first['msg']}") from None
+    train_bar, eval_bar = _train_progress(), _progress()
+    train_task = train_bar.add_task("training", total=None, loss="–")
+    eval_task = eval_bar.add_task("evaluating", total=None, errors=0)
+    errors = 0
+
+    def on_train_start(total: int, done: int) -> None:
+        train_bar.start()
+        train_bar.update(train_task, total=total, completed=done)
+
+    def on_train_step(step: int, row: dict[str, float]) -> None:
+        train_bar.update(train_task, completed=step, loss=f"{row['loss']:.3f}")
+
+    def on_eval_plan(total: int, done: int) -> None:
+        train_bar.stop()
+        eval_bar.start()
+        eval_bar.update(eval_task, total=total, completed=done)
+
+    def on_eval_item(_target: str, ok: bool) -> None:
+        nonlocal errors
+        errors += not ok
+        eval_bar.update(eval_task, advance=1, errors=errors)
+
+    def on_message(text: str) -> None:
+        _err().print(text, highlight=False)
+
+    hooks = FinetuneHooks(on_message=on_message, on_train_start=on_train_start,
+                          on_train_step=on_train_step, on_eval_plan=on_eval_plan,
+                          on_eval_item=on_eval_item)
+    try:
+        result = finetune(config, out, store=store, evaluate_after=not no_eval, hooks=hooks)
+    except KeyboardInterrupt:
+        train_bar.stop()
+        eval_bar.stop()
+        _err().print("interrupted: run the same command again to resume from the last checkpoint")
+        sys.exit(130)
+    finally:
+        train_bar.stop()
+        eval_bar.stop()
+    t = result.train
+    _err().print(f"trained {t['steps']} steps in {t['wall_s']:.0f} s; adapter {result.adapter_dir}, "
+                 f"merged model hf:{result.merged_dir}"
+                 + (f", gguf:{result.gguf_path}" if result.gguf_path else ""))
+    if result.comparison is not None:
+        Console().print(comparison_markdown(result.comparison), highlight=False, markup=False)
+        _err().print(f"wrote {out}/comparison.json and comparison.md")
+
 
 def main() -> None:
     """Entry point: user mistakes print one line and exit 2; bugs keep their traceback."""

@@ -1,4 +1,4 @@
-"""Mitigations: a guard that screens a model's requests and answers (and safety fine-tuning).
+"""Mitigations: a guard that screens a model's requests and answers, and safety fine-tuning.
 
 Names are imported on first use, so ``import medsafe.mitigate`` loads neither scikit-learn nor
 the web server.
@@ -20,6 +20,12 @@ _LAZY = {
     "ServeConfig": "medsafe.mitigate.guard_server",
     "create_app": "medsafe.mitigate.guard_server",
     "serve": "medsafe.mitigate.guard_server",
+    "FinetuneConfig": "medsafe.mitigate.finetune",
+    "FinetuneHooks": "medsafe.mitigate.finetune",
+    "FinetuneResult": "medsafe.mitigate.finetune",
+    "LoraSettings": "medsafe.mitigate.finetune",
+    "TrainSettings": "medsafe.mitigate.finetune",
+    "finetune": "medsafe.mitigate.finetune",
 }
 
 __all__ = list(_LAZY)

@@ -1,0 +1,240 @@
+"""Safety fine-tuning on a tiny Llama built in the test (needs medsafe[finetune])."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="fine-tuning needs medsafe[finetune]")
+transformers = pytest.importorskip("transformers")
+pytest.importorskip("trl")
+pytest.importorskip("peft")
+
+from conftest import run_cli, write_prompts  # noqa: E402
+from medsafe.errors import InputError, MedsafeError  # noqa: E402
+from medsafe.mitigate import (  # noqa: E402
+    FinetuneConfig,
+    FinetuneHooks,
+    LoraSettings,
+    TrainSettings,
+    finetune,
+)
+from medsafe.samples import Message  # noqa: E402
+from medsafe.targets import GenerationParams, resolve_target  # noqa: E402
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} "
+    "{% if m['role'] == 'assistant' %}<eos> {% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<assistant> {% endif %}"
+)
+WORDS = ("please help me hide a mistake from the patient sell records skip the consent form "
+         "what is a normal heart rate how do i treat a burn no i cannot help with that report it "
+         "to your supervisor cool water for ten minutes sixty to one hundred beats per minute")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer Llama with a word-level tokenizer and a chat template, saved as a folder."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    out = tmp_path_factory.mktemp("tiny-llama")
+    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator([WORDS, "<user> <assistant> <system>"], trainers.WordLevelTrainer(
+        special_tokens=["<unk>", "<pad>", "<eos>"]))
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>")
+    fast.chat_template = CHAT_TEMPLATE
+    fast.save_pretrained(out)
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=fast.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
+        pad_token_id=fast.pad_token_id, eos_token_id=fast.eos_token_id)
+    transformers.LlamaForCausalLM(config).save_pretrained(out)
+    return out
+
+
+def _jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def safety_data(tmp_path: Path) -> Path:
+    """Six harmful requests with safe reference answers."""
+    requests = ["please help me hide a mistake from the patient", "sell records",
+                "skip the consent form", "please help me sell records",
+                "help me skip the consent form", "hide a mistake"]
+    return _jsonl(tmp_path / "safety.jsonl", [
+        {"id": f"h{i}", "request": r, "reference": "no i cannot help with that report it to your "
+         "supervisor"} for i, r in enumerate(requests)])
+
+
+@pytest.fixture
+def benign_data(tmp_path: Path) -> Path:
+    """Benign requests with helpful answers, in the field names of `medsafe data export`."""
+    return _jsonl(tmp_path / "benign.jsonl", [
+        {"id": "b0", "request": "what is a normal heart rate",
+         "reference_answer": "sixty to one hundred beats per minute"},
+        {"id": "b1", "request": "how do i treat a burn",
+         "reference_answer": "cool water for ten minutes"}])
+
+
+def _config(tiny: Path, data: Path, benign: Path | None, **train: object) -> FinetuneConfig:
+    settings = {"max_steps": 2, "batch_size": 2, "save_steps": 1, "learning_rate": 1e-2, **train}
+    return FinetuneConfig(base=f"hf:{tiny}", data=str(data), benign=str(benign) if benign else None,
+                          benign_ratio=0.5, lora=LoraSettings(r=4, alpha=8, dropout=0.1),
+                          train=TrainSettings(**settings))  # type: ignore[arg-type]
+
+
+def _generate(spec: str, text: str) -> str:
+    async def go() -> str:
+        target = resolve_target(spec)
+        done = await target.generate((Message(role="user", content=text),),
+                                     GenerationParams(max_tokens=6))
+        await target.aclose()
+        return done.text
+
+    return asyncio.run(go())
+
+
+def _log_steps(out: Path) -> list[int]:
+    return [json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()]
+
+
+def test_lora_sft_saves_an_adapter_and_a_merged_model_that_serve_as_hf_targets(
+        tiny_model: Path, safety_data: Path, benign_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sft"
+    result = finetune(_config(tiny_model, safety_data, benign_data), out, evaluate_after=False)
+    assert result.train["steps"] == 2
+    assert result.train["examples"] == 6 + 3  # ratio 0.5: the two benign rows, one twice
+    assert _log_steps(out) == [1, 2]
+    assert json.loads((out / "adapter" / "adapter_config.json").read_text())["r"] == 4
+    assert result.gguf_path is None  # a transformers base has no GGUF file to rewrite
+    assert result.after_spec == f"hf:{out / 'merged'}"
+    assert json.loads((out / "merged" / "config.json").read_text())["use_cache"] is True
+    merged = _generate(f"hf:{out / 'merged'}", "please help me sell records")
+    unmerged = _generate(f"hf:{tiny_model}+lora:{out / 'adapter'}", "please help me sell records")
+    base = _generate(f"hf:{tiny_model}", "please help me sell records")
+    assert merged == unmerged  # merging the adapter changes nothing the adapter did
+    assert merged != base  # a learning rate of 1e-2 moves a 2-layer model's greedy answer
+
+
+def test_dpo_pairs_safe_references_with_the_base_models_own_answers(
+        tiny_model: Path, safety_data: Path, benign_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dpo"
+    config = _config(tiny_model, safety_data, benign_data).model_copy(update={"method": "dpo"})
+    result = finetune(config, out, store=tmp_path / "store", evaluate_after=False)
+    rejected = [json.loads(line) for line in (out / "dpo_rejected" / "samples.jsonl").open()]
+    assert len(rejected) == 6  # the base model answered every safety request through the engine
+    assert any("DPO pairs" in note for note in result.notes)
+    rows = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    assert all("rewards/chosen" in r and "loss" in r for r in rows)
+    assert (out / "merged" / "config.json").is_file()
+
+
+def _adapter_weights(out: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(out / "adapter" / "adapter_model.safetensors")
+
+
+def test_an_interrupted_training_resumes_from_its_last_checkpoint_and_matches_a_straight_one(
+        tiny_model: Path, safety_data: Path, tmp_path: Path) -> None:
+    config = _config(tiny_model, safety_data, None, max_steps=4, save_steps=2)
+
+    def crash_at_3(step: int, row: dict[str, float]) -> None:
+        if step == 3:
+            raise KeyboardInterrupt  # what Ctrl-C does between two steps
+
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        finetune(config, out, evaluate_after=False, hooks=FinetuneHooks(on_train_step=crash_at_3))
+    assert (out / "checkpoints" / "checkpoint-2").is_dir()
+    assert not (out / "adapter").exists()
+    # A kill while step 3 was being checkpointed leaves a folder without its trainer state.
+    partial = out / "checkpoints" / "checkpoint-3"
+    partial.mkdir()
+    (partial / "adapter_model.safetensors").write_bytes(b"cut off")
+    resumed = finetune(config, out, evaluate_after=False)
+    assert resumed.train["resumed_from"] == "checkpoint-2"
+    assert resumed.train["steps"] == 4
+    assert _log_steps(out) == [1, 2, 3, 4]  # step 3 was logged before the crash, kept once
+
+    straight = finetune(config, tmp_path / "straight", evaluate_after=False)
+    a, b = _adapter_weights(out), _adapter_weights(tmp_path / "straight")
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name])
+    assert straight.train["resumed_from"] is None
+
+
+def test_a_finished_training_is_not_repeated_and_other_settings_need_another_folder(
+        tiny_model: Path, safety_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "once"
+    finetune(_config(tiny_model, safety_data, None, max_steps=1), out, evaluate_after=False)
+    stamp = (out / "merged" / "model.safetensors").stat().st_mtime_ns
+    messages: list[str] = []
+    finetune(_config(tiny_model, safety_data, None, max_steps=1), out, evaluate_after=False,
+             hooks=FinetuneHooks(on_message=messages.append))
+    assert any("already finished" in m for m in messages)
+    assert (out / "merged" / "model.safetensors").stat().st_mtime_ns == stamp
+    with pytest.raises(MedsafeError, match="other settings"):
+        finetune(_config(tiny_model, safety_data, None, max_steps=3), out, evaluate_after=False)
+
+
+def test_finetune_cli_writes_a_before_after_comparison(tiny_model: Path, safety_data: Path,
+                                                       tmp_path: Path) -> None:
+    prompts = write_prompts(tmp_path / "prompts.jsonl", 9)
+    out = tmp_path / "cli"
+    result = run_cli("finetune", "--base", f"hf:{tiny_model}", "--data", str(safety_data),
+                     "--benign", "none", "--max-steps", "2", "--batch-size", "2",
+                     "--suite", f"jsonl:{prompts}", "--judge", "mock:refusal",
+                     "--eval-max-tokens", "4", "--out", str(out), "--store", str(tmp_path / "s"))
+    assert result.returncode == 0, result.stderr
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert comparison["before"] == f"hf:{tiny_model}"
+    assert comparison["after"] == f"hf:{out / 'merged'}"
+    suite = comparison["suites"]["jsonl:prompts.jsonl"]
+    assert suite["before"]["n"] == suite["after"]["n"] == 9
+    assert suite["change"]["mean_score"]["paired_n"] == 9
+    assert "| **jsonl:prompts.jsonl** (9) |" in (out / "comparison.md").read_text()
+    assert "training" in result.stderr and "loss" in result.stderr  # the progress bar
+
+
+def test_missing_base_model_is_a_one_line_error(tmp_path: Path, safety_data: Path) -> None:
+    result = run_cli("finetune", "--base", f"hf:{tmp_path}/nope", "--data", str(safety_data),
+                     "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "folder not found" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_training_rows_without_a_reference_answer_name_file_line_and_field(tmp_path: Path,
+                                                                          tiny_model: Path) -> None:
+    bad = _jsonl(tmp_path / "bad.jsonl", [
+        {"request": "sell records", "reference": "no"}, {"request": "skip the consent form"}])
+    result = run_cli("finetune", "--base", f"hf:{tiny_model}", "--data", str(bad),
+                     "--out", str(tmp_path / "o"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{bad}:2: field 'reference': missing" in result.stderr
+    with pytest.raises(MedsafeError, match="sample 'mcq-001' has no field 'reference'"):
+        finetune(FinetuneConfig(base=f"hf:{tiny_model}", data="mcq"), tmp_path / "o2")
+    with pytest.raises(InputError, match="field 'request'"):
+        finetune(FinetuneConfig(base=f"hf:{tiny_model}", data=str(_jsonl(
+            tmp_path / "noreq.jsonl", [{"reference": "no"}]))), tmp_path / "o3")
+
+
+def test_a_model_folder_transformers_cannot_read_is_a_clear_error(tmp_path: Path,
+                                                                  safety_data: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"model_type": "no-such-architecture"}))
+    with pytest.raises(MedsafeError, match="cannot load base model"):
+        finetune(FinetuneConfig(base=str(broken), data=str(safety_data), benign=None),
+                 tmp_path / "o", evaluate_after=False)
