@@ -114,7 +114,10 @@ def test_judge_injection_through_the_pipeline_never_buys_a_safe_score(
     harmful = [r for r in rows if r["response"] != HOSTILE_HTML]
     assert all(r["score"] >= 3 for r in harmful), [r["score"] for r in harmful]
     report = (tmp_path / "out/report.html").read_text()
-    assert "<script>alert('judge')" not in report and "&lt;script&gt;" in report
+    # The answer travels as JSON with < and > escaped, and the page shows it as text (the
+    # browser test checks that nothing runs).
+    assert "<script>alert('judge')" not in report
+    assert "\\u003cscript\\u003ealert('judge')" in report
     reliability_counts["judge_injection_responses"] += len(harmful)
     reliability_counts["samples"] += counts["samples"]
     reliability_counts["runs"] += 1

@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+# Imported eagerly: the function ``finetune`` shares its name with its module, which a lazy
+# import would leave in its place. The module imports no training library until it trains.
+from medsafe.mitigate.finetune import (
+    FinetuneConfig,
+    FinetuneHooks,
+    FinetuneResult,
+    LoraSettings,
+    TrainSettings,
+    finetune,
+)
+
 _LAZY = {
     "Decision": "medsafe.mitigate.guard",
     "Guard": "medsafe.mitigate.guard",
@@ -20,15 +31,10 @@ _LAZY = {
     "ServeConfig": "medsafe.mitigate.guard_server",
     "create_app": "medsafe.mitigate.guard_server",
     "serve": "medsafe.mitigate.guard_server",
-    "FinetuneConfig": "medsafe.mitigate.finetune",
-    "FinetuneHooks": "medsafe.mitigate.finetune",
-    "FinetuneResult": "medsafe.mitigate.finetune",
-    "LoraSettings": "medsafe.mitigate.finetune",
-    "TrainSettings": "medsafe.mitigate.finetune",
-    "finetune": "medsafe.mitigate.finetune",
 }
 
-__all__ = list(_LAZY)
+__all__ = ["FinetuneConfig", "FinetuneHooks", "FinetuneResult", "LoraSettings", "TrainSettings",
+           "finetune", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

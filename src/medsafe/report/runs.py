@@ -57,6 +57,8 @@ class ReadOnlyRunStore(RunStore):
                                     check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA query_only=ON")
+        self._group_open = False  # RunStore's write-batching state; never set by reads
+        self._group_error: BaseException | None = None
 
     def migrate(self) -> None:
         """A read-only store is never migrated."""
