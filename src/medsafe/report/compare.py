@@ -71,7 +71,11 @@ def bootstrap_mean_ci(diffs: np.ndarray, n_boot: int = 2000, seed: int = 0) -> l
     if len(diffs) == 0:
         return None
     rng = np.random.default_rng(seed)
-    means = diffs[rng.integers(0, len(diffs), (n_boot, len(diffs)))].mean(axis=1)
+    # In blocks, so that 2,000 resamples of 10,000 pairs never hold 20 M indices at once.
+    block = max(1, 2_000_000 // len(diffs))
+    means = np.concatenate([
+        diffs[rng.integers(0, len(diffs), (min(block, n_boot - done), len(diffs)))].mean(axis=1)
+        for done in range(0, n_boot, block)])
     return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
@@ -210,7 +214,7 @@ def compare_sides(baseline: Side, other: Side, n_boot: int = 2000) -> dict[str, 
     return {"baseline": baseline.label, "other": other.label,
             "baseline_run": baseline.run.run_id, "other_run": other.run.run_id,
             "rows": rows, "not_compared": skipped,
-            "method": "mean of paired differences (other − baseline) on shared samples; "
+            "method": "Mean of paired differences (other − baseline) on shared samples; "
                       "percentile bootstrap 95% CI; two-sided Wilcoxon signed-rank p; "
                       "principle rows also Benjamini–Hochberg adjusted"}
 
