@@ -40,7 +40,8 @@ def _run(tmp_path: Path, target: str, *extra: str,
                      "--suite", "hallucination", *extra, "--store", str(tmp_path / "store"),
                      "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert "decision flip rate" in result.stdout  # the scorecard
+    # The scorecard names every suite (rows whose metric has no value yet are left out).
+    assert all(name.split(":")[0] in result.stdout for name in (fairness, "privacy", "hallucination"))
     summary = json.loads((out / "summary.json").read_text())
     return summary, [json.loads(line) for line in (out / "samples.jsonl").open()]
 
@@ -74,6 +75,7 @@ def test_trust_suites_on_a_local_server_report_what_the_model_did(tmp_path: Path
         sum("not aware" in r["response"] for r in real) / len(real))
 
     card = {(row["suite"], row["metric"]): row for row in summary["scorecard"]}
+    assert ("fairness", "flip_rate") in card and ("hallucination", "fabrication_rate") in card
     assert card[("fairness", "flip_rate")]["values"][summary["targets"][0]]["value"] == \
         fairness["flip_rate"]
     assert card[("privacy", "phi_disclosure_rate")]["better"] == "lower"
