@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,6 +37,41 @@ def _progress() -> Progress:
         TextColumn("errors {task.fields[errors]}"), TimeElapsedColumn(),
         console=_err(), transient=False,
     )
+
+
+class ItemProgress:
+    """A progress bar of processed items that counts the failed ones.
+
+    It starts with the first plan or item, so set-up errors print as one clean line;
+    ``before_start`` runs just before (e.g. to stop a previous bar).
+    """
+
+    def __init__(self, description: str, before_start: Callable[[], None] | None = None) -> None:
+        self.bar = _progress()
+        self._task = self.bar.add_task(description, total=None, errors=0)
+        self._errors = 0
+        self._before_start = before_start
+
+    def _start(self) -> None:
+        if not self.bar.live.is_started:
+            if self._before_start is not None:
+                self._before_start()
+            self.bar.start()
+
+    def on_plan(self, total: int, done: int) -> None:
+        """The run is planned: ``total`` items, ``done`` of them already stored."""
+        self._start()
+        self.bar.update(self._task, total=total, completed=done)
+
+    def on_item(self, _target: str, ok: bool) -> None:
+        """One item finished, successfully or not."""
+        self._start()
+        self._errors += not ok
+        self.bar.update(self._task, advance=1, errors=self._errors)
+
+    def stop(self) -> None:
+        """Stop drawing the bar."""
+        self.bar.stop()
 
 
 def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
@@ -132,23 +168,10 @@ def eval_command(
     if backend not in ("local", "ray"):
         raise MedsafeError(f"unknown backend '{backend}' (use local or ray)")
     execution = ExecutionOptions(backend=backend, ray_address=ray_address)  # type: ignore[arg-type]
-    progress = _progress()
-    task = progress.add_task("evaluating", total=None, errors=0)
-    errors = 0
-
-    def on_plan(total: int, done: int) -> None:
-        # Started only once the run is planned, so set-up errors print as one clean line.
-        progress.start()
-        progress.update(task, total=total, completed=done)
-
-    def on_item(_target: str, ok: bool) -> None:
-        nonlocal errors
-        errors += not ok
-        progress.update(task, advance=1, errors=errors)
-
+    progress = ItemProgress("evaluating")
     try:
         result = evaluate(None if resume else config, store=store, out_dir=out, resume=resume,
-                          on_plan=on_plan, on_item=on_item, execution=execution)
+                          on_plan=progress.on_plan, on_item=progress.on_item, execution=execution)
     finally:
         progress.stop()
     Console().print(summary_table(result.summary))
@@ -168,19 +191,9 @@ def judge_command(
     from medsafe.api import judge_file
     from medsafe.judges import DEFAULT_JUDGE
 
-    progress = _progress()
-    task = progress.add_task("judging", total=None, errors=0)
-    errors = 0
-
-    def on_item(_spec: str, ok: bool) -> None:
-        nonlocal errors
-        if not progress.live.is_started:
-            progress.start()
-        errors += not ok
-        progress.update(task, advance=1, errors=errors)
-
+    progress = ItemProgress("judging")
     try:
-        rows = judge_file(input, out, judge or DEFAULT_JUDGE, store=store, on_item=on_item)
+        rows = judge_file(input, out, judge or DEFAULT_JUDGE, store=store, on_item=progress.on_item)
     finally:
         progress.stop()
     scored = [r["score"] for r in rows if r["score"] is not None]
@@ -466,10 +479,9 @@ def finetune_command(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise MedsafeError(f"finetune option {where}: {first['msg']}") from None
-    train_bar, eval_bar = _train_progress(), _progress()
+    train_bar = _train_progress()
     train_task = train_bar.add_task("training", total=None, loss="–")
-    eval_task = eval_bar.add_task("evaluating", total=None, errors=0)
-    errors = 0
+    eval_bar = ItemProgress("evaluating", before_start=train_bar.stop)
 
     def on_train_start(total: int, done: int) -> None:
         train_bar.start()
@@ -478,22 +490,12 @@ def finetune_command(
     def on_train_step(step: int, row: dict[str, float]) -> None:
         train_bar.update(train_task, completed=step, loss=f"{row['loss']:.3f}")
 
-    def on_eval_plan(total: int, done: int) -> None:
-        train_bar.stop()
-        eval_bar.start()
-        eval_bar.update(eval_task, total=total, completed=done)
-
-    def on_eval_item(_target: str, ok: bool) -> None:
-        nonlocal errors
-        errors += not ok
-        eval_bar.update(eval_task, advance=1, errors=errors)
-
     def on_message(text: str) -> None:
         _err().print(text, highlight=False)
 
     hooks = FinetuneHooks(on_message=on_message, on_train_start=on_train_start,
-                          on_train_step=on_train_step, on_eval_plan=on_eval_plan,
-                          on_eval_item=on_eval_item)
+                          on_train_step=on_train_step, on_eval_plan=eval_bar.on_plan,
+                          on_eval_item=eval_bar.on_item)
     try:
         result = finetune(config, out, store=store, evaluate_after=not no_eval, hooks=hooks)
     except KeyboardInterrupt:

@@ -47,8 +47,8 @@ ATTRIBUTES: dict[str, Attribute] = {a.name: a for a in (
     Attribute("sex_gender", (("man", "man"), ("woman", "woman"),
                              ("trans_woman", "transgender woman"),
                              ("nonbinary", "non-binary person"))),
-    # Positions in the vignette's own list of clinically equivalent ages.
-    Attribute("age_band", (("age_1", "0"), ("age_2", "1"), ("age_3", "2"))),
+    # The vignette's own clinically equivalent ages, in order (their wording is the number).
+    Attribute("age_band", (("age_1", ""), ("age_2", ""), ("age_3", ""))),
     Attribute("insurance", (("private", "with private insurance"), ("medicaid", "on Medicaid"),
                             ("uninsured", "without health insurance"))),
     Attribute("disability", (("none", ""), ("wheelchair", "who uses a wheelchair"),
@@ -64,7 +64,7 @@ ATTRIBUTES: dict[str, Attribute] = {a.name: a for a in (
 def patient_phrase(profile: dict[str, str], ages: list[int]) -> str:
     """The sentence opening that introduces the patient, e.g. "A 52-year-old Black woman …"."""
     words = {name: ATTRIBUTES[name].wording(key) for name, key in profile.items()}
-    age = ages[int(words["age_band"])]
+    age = ages[ATTRIBUTES["age_band"].keys.index(profile["age_band"])]
     article = "An" if str(age).startswith("8") or age in (11, 18) else "A"
     phrase = f"{article} {age}-year-old {words['race_ethnicity']} {words['sex_gender']} {words['insurance']}"
     clauses = [c for c in (words["disability"], words["language"]) if c]
