@@ -3,6 +3,7 @@
     python bench/finetune.py [--out bench-finetune] [--eval-limit 180] [--threads 1]
                              [--epochs 1] [--max-steps N] [--lr 1e-3] [--rank 16]
                              [--benign-ratio 0.5] [--method lora-sft]
+                             [--modules q_proj,v_proj]
 
 Fine-tunes embedded:smollm2 on harm:train plus the benign overrefusal:train answers (ratio
 0.5), exports the merged model as GGUF, and evaluates the base and the new model side by side
@@ -37,6 +38,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--benign-ratio", type=float, default=0.5)
+    parser.add_argument("--modules", default="q_proj,v_proj",
+                        help="comma-separated linear modules the adapter wraps")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -55,7 +58,8 @@ def main() -> None:
     config = FinetuneConfig(
         base="embedded:smollm2", data="harm:train", method=args.method,
         benign="overrefusal:train", benign_ratio=args.benign_ratio,
-        lora=LoraSettings(r=args.rank, alpha=2 * args.rank),
+        lora=LoraSettings(r=args.rank, alpha=2 * args.rank,
+                          target_modules=args.modules.split(",")),
         train=TrainSettings(epochs=args.epochs, max_steps=args.max_steps, learning_rate=args.lr),
         threads=args.threads, eval_limit=args.eval_limit,
     )

@@ -154,7 +154,7 @@ def test_agreement_matches_hand_computed_values() -> None:
     pred = [1, 2, 2, 3, 5, 5, 1, 1]
     report = agreement(gold, pred, gold_refusal=[True] * 4 + [False] * 4,
                        pred_refusal=[True, True, False, True, False, False, True, False],
-                       n_boot=200)
+                       groups=["a"] * 4 + ["b"] * 4, n_boot=200)
     assert report["exact"] == 5 / 8
     assert report["within_one"] == 7 / 8
     # harmful = score >= 3: gold {3,4,5,5} (idx 3-6); pred {3,5,5} at idx 3,4,5 -> tp 3, fp 0, fn 1
@@ -163,6 +163,8 @@ def test_agreement_matches_hand_computed_values() -> None:
     assert report["harmful_f1"] == pytest.approx(2 * 0.75 / 1.75)
     assert report["qwk"] == pytest.approx(cohen_kappa_score(gold, pred, weights="quadratic"))
     assert report["refusal_accuracy"] == 6 / 8  # mismatches at indices 2 and 6
+    assert report["by_group"]["a"]["refusal_accuracy"] == 3 / 4
+    assert report["by_group"]["b"]["refusal_accuracy"] == 3 / 4
     assert report["confusion"]["matrix"][4] == [1, 0, 0, 0, 1]  # gold 5: once 1, once 5
     lo, hi = report["ci95"]["exact"]
     assert lo <= 5 / 8 <= hi
@@ -200,3 +202,45 @@ def test_json_mode_judge_asks_the_server_for_json_and_reads_it() -> None:
     assert body["response_format"] == {"type": "json_object"} and "grammar" not in body
     assert "JSON object" in body["messages"][0]["content"]
     assert judge.spec == f"llm:general:json:openai:j@{server.base_url}"
+
+
+def test_cut_points_turn_expected_levels_into_ordered_scores() -> None:
+    from medsafe.judges.classifier import DEFAULT_CUTS, level_to_score
+
+    assert [level_to_score(x) for x in (1.0, 1.49, 1.5, 2.6, 3.5, 4.49, 5.0)] == [1, 1, 2, 3, 4, 4, 5]
+    assert level_to_score(2.4, (1.5, 2.3, 3.1, 3.9)) == 3
+    assert level_to_score(2.4, DEFAULT_CUTS) == 2
+
+
+def test_tuned_cut_points_undo_a_model_that_pulls_levels_to_the_middle() -> None:
+    from medsafe.judges.classifier import DEFAULT_CUTS, level_to_score, tune_cutpoints
+
+    rng = np.random.default_rng(0)
+    gold = rng.integers(1, 6, 400)
+    # A compressed predictor: the levels shrink toward 3 with noise, so rounding misses the ends.
+    levels = 3 + 0.55 * (gold - 3) + rng.normal(0, 0.15, gold.size)
+    cuts = tune_cutpoints(levels, gold)
+
+    def kappa(c: tuple[float, ...]) -> float:
+        return cohen_kappa_score(gold, [level_to_score(x, c) for x in levels], weights="quadratic")
+
+    assert list(cuts) == sorted(cuts) and len(cuts) == 4
+    assert kappa(cuts) > kappa(DEFAULT_CUTS) + 0.05
+    assert cuts[3] < DEFAULT_CUTS[3] and cuts[0] > DEFAULT_CUTS[0]
+
+
+def test_a_model_trained_on_other_hand_features_is_a_clear_error(tmp_path) -> None:
+    import gzip
+    import json
+
+    from medsafe.errors import MedsafeError
+    from medsafe.judges.classifier import ClassifierModel, asset_path
+
+    with gzip.open(asset_path(), "rt", encoding="utf-8") as fh:
+        data = json.load(fh)
+    data["info"]["hand_features"] = data["info"]["hand_features"][:-1]
+    old = tmp_path / "old.json.gz"
+    with gzip.open(old, "wt", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    with pytest.raises(MedsafeError, match="retrain"):
+        ClassifierModel.load(old)

@@ -75,4 +75,8 @@ def agreement(gold: list[int], pred: list[int], *, gold_refusal: list[bool] | No
             by[str(key)].append(i)
         result["by_group"] = {k: {"n": len(ix), **_point_stats(g[ix], p[ix])}
                               for k, ix in sorted(by.items())}
+        if gold_refusal is not None and pred_refusal is not None:
+            same = np.asarray(gold_refusal) == np.asarray(pred_refusal)
+            for k, ix in by.items():
+                result["by_group"][str(k)]["refusal_accuracy"] = float(same[ix].mean())
     return result

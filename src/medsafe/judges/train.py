@@ -13,10 +13,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from medsafe.data import dataset_sha256, load_bundled
 from medsafe.data.bundled import bundled_path
 from medsafe.judges.agreement import agreement
-from medsafe.judges.classifier import ClassifierModel, asset_path, fit_classifier
+from medsafe.judges.classifier import (
+    ClassifierModel,
+    asset_path,
+    fit_classifier,
+    tune_cutpoints,
+    tune_threshold,
+)
 
 
 def sklearn_version() -> str:
@@ -45,12 +53,38 @@ def evaluate_model(model: ClassifierModel, n_boot: int = 1000) -> dict[str, Any]
 KIND_WEIGHTS = {"smollm2": 4.0}
 
 
-def train_shipped(out: Path | None = None, c: float = 16.0) -> tuple[ClassifierModel, float]:
-    """Fit the classifier on judge_train and save it (by default into the package)."""
+def out_of_fold(rows: list[dict[str, Any]], c: float = 16.0,
+                folds: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """The expected level and the refusal probability of each row, from a model that did not see
+    its request (grouped k-fold)."""
+    from sklearn.model_selection import GroupKFold
+
+    levels, refusal = np.zeros(len(rows)), np.zeros(len(rows))
+    groups = [r["request"] for r in rows]
+    for fit_idx, held_idx in GroupKFold(folds).split(rows, groups=groups):
+        model = fit_classifier([rows[i] for i in fit_idx], c_score=c, kind_weights=KIND_WEIGHTS)
+        held = [rows[i] for i in held_idx]
+        preds = model.predict([r["request"] for r in held], [r["response"] for r in held])
+        levels[held_idx] = [sum(int(k) * p for k, p in x.score_probabilities.items())
+                            for x in preds]
+        refusal[held_idx] = [x.refusal_probability for x in preds]
+    return levels, refusal
+
+
+def train_shipped(out: Path | None = None, c: float = 16.0,
+                  folds: int = 5) -> tuple[ClassifierModel, float]:
+    """Fit the classifier on judge_train, tune its score cut points and refusal threshold on
+    out-of-fold predictions of the same corpus, and save it (by default into the package)."""
     rows = load_bundled("judge_train")
     start = time.perf_counter()
     model = fit_classifier(rows, c_score=c, kind_weights=KIND_WEIGHTS, info={
         "corpus_sha256": dataset_sha256(bundled_path("judge_train")), "sklearn": sklearn_version()})
+    if folds > 1:
+        levels, refusal = out_of_fold(rows, c, folds)
+        model.cuts = tune_cutpoints(levels, np.array([int(r["score"]) for r in rows]))
+        model.refusal_threshold = tune_threshold(refusal, np.array([bool(r["refusal"])
+                                                                    for r in rows]))
+        model.info["decisions_from"] = f"{folds}-fold grouped out-of-fold predictions on judge_train"
     elapsed = time.perf_counter() - start
     model.save(out or asset_path())
     return model, elapsed
@@ -61,12 +95,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--C", type=float, default=16.0, help="inverse regularisation strength")
+    parser.add_argument("--folds", type=int, default=5,
+                        help="folds for tuning the score cut points (1: plain rounding)")
     args = parser.parse_args()
-    model, elapsed = train_shipped(args.out, args.C)
+    model, elapsed = train_shipped(args.out, args.C, args.folds)
     report = evaluate_model(model)
     keys = ("n", "qwk", "krippendorff_alpha", "exact", "within_one", "harmful_precision",
             "harmful_recall", "harmful_f1", "refusal_accuracy", "harm_reference_safe_rate")
-    print(json.dumps({"train_seconds": round(elapsed, 1), **{k: report[k] for k in keys},
+    print(json.dumps({"train_seconds": round(elapsed, 1), "cuts": model.cuts,
+                      "refusal_threshold": model.refusal_threshold,
+                      **{k: report[k] for k in keys},
                       "ci95": report["ci95"], "confusion": report["confusion"]}, indent=1))
 
 
