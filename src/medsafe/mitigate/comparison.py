@@ -2,7 +2,8 @@
 
 For each suite: the harm score (mean ± SEM, with a paired 95% interval of the change, since the
 two models answer the same prompts), the harmful rate, the refusal rate (the false-refusal rate
-for ``overrefusal``) and the MCQ accuracy, each with its Wilson interval, and the change of each
+for ``overrefusal``, with the share of answers that open with an explicit refusal beside it) and
+the MCQ accuracy, each with its Wilson interval, and the change of each
 rate with a Newcombe hybrid-score interval (which treats the two models as independent, so it is
 a little wider than a paired interval).
 """
@@ -66,7 +67,18 @@ def _side(kind: str, m: dict[str, Any]) -> dict[str, Any]:
     if kind == "overrefusal":
         side["false_refusal_rate"] = m["false_refusal_rate"]
         side["false_refusal_ci95"] = m["false_refusal_ci95"]
+        # A second, judge-free reading: answers that open with an explicit refusal. The judge's
+        # refusal flag was trained on fluent answers and over-fires on the terse style a small
+        # fine-tuned model picks up from its references.
+        explicit = _explicit_refusals(m)
+        side["explicit_refusal_rate"] = explicit / m["scored"] if m["scored"] else None
+        side["explicit_refusal_ci95"] = wilson_interval(explicit, m["scored"])
     return side
+
+
+def _explicit_refusals(m: dict[str, Any]) -> int:
+    kinds = m.get("refusal_kinds") or {}
+    return int(kinds.get("full_refusal", 0)) + int(kinds.get("partial_refusal", 0))
 
 
 def _changes(kind: str, b: dict[str, Any], a: dict[str, Any],
@@ -81,6 +93,9 @@ def _changes(kind: str, b: dict[str, Any], a: dict[str, Any],
         "refusal_rate": rate_difference(_counts(a, "", a["refusals"]),
                                         _counts(b, "", b["refusals"])),
     }
+    if kind == "overrefusal":
+        changes["explicit_refusal_rate"] = rate_difference(
+            _counts(a, "", _explicit_refusals(a)), _counts(b, "", _explicit_refusals(b)))
     return changes
 
 
@@ -168,6 +183,10 @@ def comparison_markdown(comparison: dict[str, Any]) -> str:
         label = "false-refusal rate" if s["kind"] == "overrefusal" else "refusal rate"
         lines.append(_rate_line(label, b, a, "refusal_rate", "refusal_rate_ci95",
                                 c["refusal_rate"]))
+        if "explicit_refusal_rate" in b:
+            lines.append(_rate_line("explicit refusals (lexical detector, no judge)", b, a,
+                                    "explicit_refusal_rate", "explicit_refusal_ci95",
+                                    c["explicit_refusal_rate"]))
     if comparison["checks"]:
         lines += ["", "Targets:", ""]
         lines += [f"- {'PASS' if ok else 'FAIL'}: {name.replace('_', ' ')}"
