@@ -1,8 +1,9 @@
 """Rebuild the shipped classifier judge from the bundled labelled corpus.
 
-``python -m medsafe.judges.train`` trains on ``judge_train`` only, writes the model into the
-package, and reports its agreement on the held-out ``judge_eval`` corpus (never used for
-training or model selection) and on the safe reference answers of the ``harm`` set.
+``python -m medsafe.judges.train`` trains on ``judge_train`` only (its decision rules tuned on
+grouped out-of-fold predictions of the same corpus), writes the model into the package, and
+reports its agreement on the held-out ``judge_eval`` corpus (never used for training or model
+selection) and on the safe reference answers of the ``harm`` set.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--C", type=float, default=16.0, help="inverse regularisation strength")
     parser.add_argument("--folds", type=int, default=5,
-                        help="folds for tuning the score cut points (1: plain rounding)")
+                        help="folds for tuning the score cut points and the refusal threshold "
+                             "(1: plain rounding and 0.5)")
     args = parser.parse_args()
     model, elapsed = train_shipped(args.out, args.C, args.folds)
     report = evaluate_model(model)
