@@ -244,3 +244,14 @@ def test_a_model_trained_on_other_hand_features_is_a_clear_error(tmp_path) -> No
         json.dump(data, fh)
     with pytest.raises(MedsafeError, match="retrain"):
         ClassifierModel.load(old)
+
+
+def test_refusal_threshold_is_tuned_for_accuracy_and_prefers_one_half_among_ties() -> None:
+    from medsafe.judges.classifier import tune_threshold
+
+    # Refusals the model is unsure of (p 0.32, 0.38) and a non-refusal at 0.27: only 0.30 is right.
+    probs = np.array([0.32, 0.38, 0.9, 0.1, 0.05, 0.27])
+    gold = np.array([True, True, True, False, False, False])
+    assert tune_threshold(probs, gold) == 0.3
+    # Well separated: every threshold from 0.2 to 0.7 is perfect, so 0.5 is kept.
+    assert tune_threshold(np.array([0.9, 0.1]), np.array([True, False])) == 0.5
