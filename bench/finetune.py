@@ -2,11 +2,11 @@
 
     python bench/finetune.py [--out bench-finetune] [--eval-limit 180] [--threads 1]
                              [--epochs 1] [--max-steps N] [--lr 1e-3] [--rank 16]
-                             [--benign-ratio 0.5] [--method lora-sft]
+                             [--benign-ratio 1.5] [--method lora-sft]
                              [--modules q_proj,v_proj]
 
 Fine-tunes embedded:smollm2 on harm:train plus the benign overrefusal:train answers (ratio
-0.5), exports the merged model as GGUF, and evaluates the base and the new model side by side
+1.5), exports the merged model as GGUF, and evaluates the base and the new model side by side
 on the harm test split, the overrefusal test split and the mcq suite (stratified --eval-limit
 per suite, the classifier judge). Prints the training wall time, steps, the loss curve summary,
 the load average of the machine while it ran, and the before/after table with n and intervals.
@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--rank", type=int, default=16)
-    parser.add_argument("--benign-ratio", type=float, default=0.5)
+    parser.add_argument("--benign-ratio", type=float, default=1.5)
     parser.add_argument("--modules", default="q_proj,v_proj",
                         help="comma-separated linear modules the adapter wraps")
     args = parser.parse_args()

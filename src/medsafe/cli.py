@@ -427,7 +427,7 @@ def finetune_command(
     benign: Annotated[str, typer.Option(
         help="Benign helpful examples mixed in ('none' for none).")] = "overrefusal:train",
     benign_ratio: Annotated[float, typer.Option(
-        help="Benign examples per safety demonstration.")] = 0.5,
+        help="Benign examples per safety demonstration.")] = 1.5,
     epochs: Annotated[float, typer.Option(help="Passes over the training set.")] = 1.0,
     max_steps: Annotated[int | None, typer.Option(help="Stop after N steps (overrides epochs).")] = None,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 1e-3,

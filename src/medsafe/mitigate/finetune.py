@@ -81,7 +81,9 @@ class FinetuneConfig(BaseModel):
     data: str = "harm:train"
     method: Method = "lora-sft"
     benign: str | None = "overrefusal:train"
-    benign_ratio: float = Field(default=0.5, ge=0)
+    # 1.5 benign examples per safety one kept false refusals of the embedded model within a few
+    # points (0.5 and 1 taught it to refuse benign questions too; bench/README.md).
+    benign_ratio: float = Field(default=1.5, ge=0)
     lora: LoraSettings = Field(default_factory=LoraSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
     export_gguf: bool = True
