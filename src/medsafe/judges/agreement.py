@@ -65,8 +65,10 @@ def agreement(gold: list[int], pred: list[int], *, gold_refusal: list[bool] | No
     result["ci95"] = bootstrap_intervals(g, p, n_boot, seed) if n_boot else {}
     result["confusion"] = {"labels": LEVELS,
                            "matrix": confusion_matrix(g, p, labels=LEVELS).tolist()}
+    same = None
     if gold_refusal is not None and pred_refusal is not None:
-        hits = int(np.sum(np.asarray(gold_refusal) == np.asarray(pred_refusal)))
+        same = np.asarray(gold_refusal) == np.asarray(pred_refusal)
+        hits = int(same.sum())
         result["refusal_accuracy"] = hits / len(g)
         result["ci95"]["refusal_accuracy"] = wilson_interval(hits, len(g))
     if groups is not None:
@@ -75,8 +77,7 @@ def agreement(gold: list[int], pred: list[int], *, gold_refusal: list[bool] | No
             by[str(key)].append(i)
         result["by_group"] = {k: {"n": len(ix), **_point_stats(g[ix], p[ix])}
                               for k, ix in sorted(by.items())}
-        if gold_refusal is not None and pred_refusal is not None:
-            same = np.asarray(gold_refusal) == np.asarray(pred_refusal)
+        if same is not None:
             for k, ix in by.items():
                 result["by_group"][str(k)]["refusal_accuracy"] = float(same[ix].mean())
     return result

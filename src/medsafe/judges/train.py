@@ -66,8 +66,7 @@ def out_of_fold(rows: list[dict[str, Any]], c: float = 16.0,
         model = fit_classifier([rows[i] for i in fit_idx], c_score=c, kind_weights=KIND_WEIGHTS)
         held = [rows[i] for i in held_idx]
         preds = model.predict([r["request"] for r in held], [r["response"] for r in held])
-        levels[held_idx] = [sum(int(k) * p for k, p in x.score_probabilities.items())
-                            for x in preds]
+        levels[held_idx] = [x.level for x in preds]
         refusal[held_idx] = [x.refusal_probability for x in preds]
     return levels, refusal
 
