@@ -177,9 +177,17 @@ def evaluate(
                                                 execution or ExecutionOptions()))
         out = out_dir or store_dir(store) / run_id
         summary = write_outputs(run_store, run_id, out)
+        run_store.update_run_meta(run_id, out_dir=str(out.resolve()))
         return RunResult(run_id, out, summary, resumed)
     finally:
         run_store.close()
+
+
+def run_out_dir(run_store: RunStore, run_id: str, store: Path | None = None) -> Path:
+    """The folder a run's files were last written to (default ``STORE/RUN_ID``)."""
+    run = run_store.get_run(run_id)
+    recorded = (run or {}).get("meta", {}).get("out_dir")
+    return Path(recorded) if recorded else store_dir(store) / run_id
 
 
 def rebuild_outputs(run_id: str, out_dir: Path, store: Path | None = None) -> dict[str, Any]:
@@ -194,7 +202,7 @@ def rebuild_outputs(run_id: str, out_dir: Path, store: Path | None = None) -> di
 
 
 __all__ = ["RunResult", "TargetPool", "build_summary", "evaluate", "judge_agreement", "judge_file",
-           "rebuild_outputs"]
+           "rebuild_outputs", "run_out_dir"]
 
 
 async def _judge_rows(rows: list[dict[str, Any]], judge: Judge, store: RunStore,

@@ -580,3 +580,97 @@ def guard_serve(
                  f"auth {'on' if api_key else 'off'}; decisions logged to {store_file(store)}",
                  highlight=False, soft_wrap=True)
     serve(app, host=host, port=port)
+
+
+# --- medsafe label ------------------------------------------------------------------------------
+
+label_app = typer.Typer(help="Label a run's answers blind; labels give calibrated figures.",
+                        no_args_is_help=True)
+app.add_typer(label_app, name="label")
+StoreOption = Annotated[Path | None, typer.Option(help="Run-store folder.")]
+
+
+def _run_id(ref: str) -> str:
+    """A run id, or the run id of a run folder written by `medsafe eval`."""
+    summary = Path(ref) / "summary.json"
+    if summary.is_file():
+        return str(json.loads(summary.read_text(encoding="utf-8"))["run_id"])
+    return ref
+
+
+@label_app.command("sample")
+def label_sample(
+    run: Annotated[str, typer.Argument(help="Run id (or run folder).")],
+    suite: Annotated[list[str] | None, typer.Option(
+        "--suite", "-s", help="Only this judge-scored suite; repeatable (default: all of them).")]
+        = None,
+    n: Annotated[int, typer.Option("--n", help="Items in the sample (a larger N extends it).")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of the random draw.")] = 0,
+    store: StoreOption = None,
+) -> None:
+    """Draw a seeded simple random sample of the run's scored items for people to label."""
+    from medsafe.engine import RunStore, store_file
+    from medsafe.labels import draw_sample
+
+    run_id = _run_id(run)
+    with_store = RunStore(store_file(store))
+    try:
+        draw = draw_sample(with_store, run_id, n=n, seed=seed, suites=suite)
+    finally:
+        with_store.close()
+    _err().print(f"label sample of run {run_id}: {draw.drawn} of {draw.eligible} scored items of "
+                 f"{', '.join(draw.suites)} ({draw.new} new, seed {draw.seed}). Label them in "
+                 f"`medsafe view` (/runs/{run_id}/label) or with `medsafe label export {run_id} "
+                 "--out sheet.csv`.", highlight=False, soft_wrap=True)
+
+
+@label_app.command("export")
+def label_export(
+    run: Annotated[str, typer.Argument(help="Run id (or run folder).")],
+    out: Annotated[Path, typer.Option(help="The sheet to write: .csv or .jsonl.")],
+    labeller: Annotated[str, typer.Option(help="Fill the labeller column with this name.")] = "",
+    store: StoreOption = None,
+) -> None:
+    """Write the run's label sample as a blind sheet (requests and answers, no verdicts)."""
+    from medsafe.engine import RunStore, store_file
+    from medsafe.labels import export_sheet
+
+    run_id = _run_id(run)
+    with_store = RunStore(store_file(store))
+    try:
+        count = export_sheet(with_store, run_id, out, labeller)
+    finally:
+        with_store.close()
+    _err().print(f"wrote {count} items to {out}: fill score (1-5 on the rubric) and refusal (yes/no)"
+                 f", then `medsafe label import {out}`", highlight=False, soft_wrap=True)
+
+
+@label_app.command("import")
+def label_import(
+    sheet: Annotated[Path, typer.Argument(help="A filled sheet (.csv or .jsonl).")],
+    labeller: Annotated[str | None, typer.Option(
+        help="Labeller of every row (default: the sheet's labeller column).")] = None,
+    run: Annotated[str | None, typer.Option(help="Refuse a sheet of any other run.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Rewrite the run's summary.json, samples.jsonl and report.html here "
+        "(default: the folder the run wrote).")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Store a filled sheet's labels (all or none; importing twice changes nothing) and rewrite
+    the run's outputs with calibrated figures."""
+    from medsafe.api import rebuild_outputs, run_out_dir
+    from medsafe.engine import RunStore, store_file
+    from medsafe.labels import import_sheet
+
+    with_store = RunStore(store_file(store))
+    try:
+        done = import_sheet(with_store, sheet, labeller=labeller,
+                            run_id=None if run is None else _run_id(run))
+        folder = out or run_out_dir(with_store, done.run_id, store)
+    finally:
+        with_store.close()
+    summary = rebuild_outputs(done.run_id, folder, store)
+    _err().print(f"run {done.run_id}: {done.new} new labels, {done.updated} changed, "
+                 f"{done.unchanged} unchanged, {done.blank} rows left blank; wrote {folder}/"
+                 "summary.json", highlight=False, soft_wrap=True)
+    Console().print(summary_table(summary))

@@ -81,6 +81,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX guard_decisions_time ON guard_decisions(created_at)
         """,
     ),
+    (
+        "0004_labels",
+        """
+        CREATE TABLE label_sample (
+            run_id TEXT NOT NULL REFERENCES runs(run_id), target TEXT NOT NULL,
+            suite TEXT NOT NULL, sample_id TEXT NOT NULL, rank INTEGER NOT NULL,
+            seed INTEGER NOT NULL, drawn_at REAL NOT NULL,
+            PRIMARY KEY (run_id, target, suite, sample_id)
+        );
+        CREATE TABLE labels (
+            run_id TEXT NOT NULL REFERENCES runs(run_id), target TEXT NOT NULL,
+            suite TEXT NOT NULL, sample_id TEXT NOT NULL, labeller TEXT NOT NULL,
+            score INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+            refusal INTEGER NOT NULL CHECK (refusal IN (0, 1)),
+            source TEXT NOT NULL, created_at REAL NOT NULL,
+            PRIMARY KEY (run_id, target, suite, sample_id, labeller)
+        );
+        CREATE INDEX labels_run ON labels(run_id)
+        """,
+    ),
 ]
 
 
@@ -402,6 +422,76 @@ class RunStore:
                 ":principle, :score, :probability, :threshold, :reason, :latency_s)",
                 decision,
             )
+
+    # -- human labels (migration 0004) -----------------------------------------------------------
+
+    def _has_table(self, name: str) -> bool:
+        # a read-only store written by an older medsafe may predate a migration
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                                 (name,)).fetchone() is not None
+
+    def update_run_meta(self, run_id: str, **fields: Any) -> None:
+        """Merge fields into a run's stored metadata."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT meta FROM runs WHERE run_id=?", (run_id,)).fetchone()
+            if row is not None:
+                meta = {**json.loads(row[0]), **fields}
+                conn.execute("UPDATE runs SET meta=? WHERE run_id=?", (json.dumps(meta), run_id))
+
+    def label_sample(self, run_id: str) -> list[dict[str, Any]]:
+        """The items drawn for labelling, in the order they were drawn."""
+        if not self._has_table("label_sample"):
+            return []
+        rows = self.conn.execute(
+            "SELECT target, suite, sample_id, rank, seed FROM label_sample WHERE run_id=? "
+            "ORDER BY rank", (run_id,))
+        return [dict(r) for r in rows]
+
+    def add_label_sample(self, run_id: str, rows: list[dict[str, Any]]) -> int:
+        """Add drawn items (target, suite, sample_id, rank, seed); returns how many were new."""
+        with self.transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO label_sample (run_id, target, suite, sample_id, rank, seed, "
+                "drawn_at) VALUES (:run_id, :target, :suite, :sample_id, :rank, :seed, :drawn_at)",
+                [{"run_id": run_id, "drawn_at": time.time(), **r} for r in rows],
+            )
+            return conn.total_changes - before
+
+    def labels(self, run_id: str) -> list[dict[str, Any]]:
+        """Every human label of a run, oldest first."""
+        if not self._has_table("labels"):
+            return []
+        rows = self.conn.execute(
+            "SELECT target, suite, sample_id, labeller, score, refusal, source, created_at "
+            "FROM labels WHERE run_id=? ORDER BY created_at, labeller", (run_id,))
+        return [{**dict(r), "refusal": bool(r["refusal"])} for r in rows]
+
+    def save_labels(self, run_id: str, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Store labels in one transaction (all or none). A label is keyed by item and labeller:
+        the same label again changes nothing, a different one replaces it. Returns the counts of
+        new, updated and unchanged labels."""
+        counts = {"new": 0, "updated": 0, "unchanged": 0}
+        with self.transaction() as conn:
+            for row in rows:
+                key = (run_id, row["target"], row["suite"], row["sample_id"], row["labeller"])
+                old = conn.execute(
+                    "SELECT score, refusal FROM labels WHERE run_id=? AND target=? AND suite=? "
+                    "AND sample_id=? AND labeller=?", key).fetchone()
+                value = (int(row["score"]), int(bool(row["refusal"])))
+                if old is not None and tuple(old) == value:
+                    counts["unchanged"] += 1
+                    continue
+                counts["new" if old is None else "updated"] += 1
+                conn.execute(
+                    "INSERT INTO labels (run_id, target, suite, sample_id, labeller, score, "
+                    "refusal, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (run_id, target, suite, sample_id, labeller) DO UPDATE SET "
+                    "score=excluded.score, refusal=excluded.refusal, source=excluded.source, "
+                    "created_at=excluded.created_at",
+                    (*key, *value, row.get("source", "api"), time.time()),
+                )
+        return counts
 
     def guard_decisions(self, since: float = 0.0) -> list[dict[str, Any]]:
         """Guard decisions recorded at or after ``since`` (a Unix time), oldest first."""

@@ -175,6 +175,37 @@ def _row(suite: str, kind: str, metric: PairedMetric, principle: str | None,
             "better": metric.better, "principle": principle, "excluded": dropped, **stats}
 
 
+def _calibrated(side: Side, suite: str, metric: str) -> dict[str, Any] | None:
+    block = side.run.summary.get("suites", {}).get(suite, {}).get("by_target", {}).get(side.target)
+    calibrated = (block or {}).get("calibrated") or {}
+    estimate = (calibrated.get("metrics") or {}).get(metric) or {}
+    if not estimate.get("calibrated"):
+        return None
+    return {**estimate["calibrated"], "n": calibrated["labelled_items"]}
+
+
+def calibrated_row(suite: str, kind: str, metric: PairedMetric, baseline: Side, other: Side
+                   ) -> dict[str, Any] | None:
+    """The difference of the two sides' prediction-powered estimates, when both have labels.
+
+    The two estimates come from separate label samples; their variances are added, which ignores
+    the positive covariance that shared prompts give and so errs towards a wider interval."""
+    from scipy.special import ndtr
+
+    key = "harmful_rate" if metric.metric == "asr" else metric.metric
+    a, b = _calibrated(baseline, suite, key), _calibrated(other, suite, key)
+    if a is None or b is None:
+        return None
+    diff = b["value"] - a["value"]
+    se = math.hypot(a["se"], b["se"])
+    p = float(2 * ndtr(-abs(diff) / se)) if se > 0 else (1.0 if diff == 0 else 0.0)
+    return {"suite": suite, "kind": kind, "metric": metric.metric,
+            "label": f"{metric.label}, calibrated", "better": metric.better, "principle": None,
+            "excluded": 0, "n": a["n"] + b["n"], "baseline": a["value"], "other": b["value"],
+            "diff": diff, "ci95": [diff - 1.959964 * se, diff + 1.959964 * se], "p_value": p,
+            "calibrated": True}
+
+
 def verdict(row: dict[str, Any], alpha: float = 0.05) -> str:
     """"better" or "worse" when the test rejects no-difference at ``alpha`` (the adjusted p for
     principle rows) and the interval of the difference excludes zero; else "no clear change"."""
@@ -199,6 +230,7 @@ def compare_sides(baseline: Side, other: Side, n_boot: int = 2000) -> dict[str, 
             continue
         metrics = PAIRED_METRICS.get(kind, [_SCORE, _HARMFUL])
         rows += [_row(suite, kind, m, None, pairs, n_boot) for m in metrics]
+        rows += [r for m in metrics if (r := calibrated_row(suite, kind, m, baseline, other))]
         by_principle: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
         for x, y in pairs:
             if x.get("principle"):
@@ -216,7 +248,10 @@ def compare_sides(baseline: Side, other: Side, n_boot: int = 2000) -> dict[str, 
             "rows": rows, "not_compared": skipped,
             "method": "Mean of paired differences (other − baseline) on shared samples; "
                       "percentile bootstrap 95% CI; two-sided Wilcoxon signed-rank p; "
-                      "principle rows also Benjamini–Hochberg adjusted"}
+                      "principle rows also Benjamini–Hochberg adjusted; \"calibrated\" rows (when "
+                      "both sides have human labels) compare the prediction-powered estimates, "
+                      "n = labelled answers of both sides, normal interval and p with the two "
+                      "variances added"}
 
 
 def compare_runs(runs: list[RunData], n_boot: int = 2000) -> list[dict[str, Any]]:

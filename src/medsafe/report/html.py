@@ -163,6 +163,32 @@ def _reliability(runs: list[RunData]) -> list[dict[str, Any]]:
     return out
 
 
+def _estimate_cell(metric: str, estimate: dict[str, Any] | None) -> str:
+    if not estimate:
+        return "–"
+    return format_cell(metric, {"value": estimate.get("value"), "ci95": estimate.get("ci95")})
+
+
+def calibrated_views(runs: list[RunData]) -> list[dict[str, Any]]:
+    """One table per (run, suite, target) whose answers carry human labels: the judge's figure,
+    the labels' own and the prediction-powered one, the judge's agreement and the labellers'."""
+    views = []
+    for run in runs:
+        for suite, block in run.summary.get("suites", {}).items():
+            for target, metrics in (block.get("by_target") or {}).items():
+                cal = metrics.get("calibrated")
+                if not cal:
+                    continue
+                rows = [{"words": e["words"], "judge": _estimate_cell(name, e["judge"]),
+                         "labelled": _estimate_cell(name, e["labelled"]),
+                         "calibrated": _estimate_cell(name, e["calibrated"]),
+                         "plan": e["labels_needed"]["text"]}
+                        for name, e in cal["metrics"].items()]
+                views.append({"run": run.label or run.run_id, "suite": suite, "target": target,
+                              "block": cal, "rows": rows})
+    return views
+
+
 def render_runs(runs: list[RunData], comparisons: list[dict[str, Any]] | None = None) -> str:
     """The report of one or several runs (several runs also get their paired comparison)."""
     series = build_series(runs)
@@ -186,7 +212,7 @@ def render_runs(runs: list[RunData], comparisons: list[dict[str, Any]] | None = 
         columns=columns, scorecard=[
             {**row, "cells": [format_cell(row["metric"], row["values"].get(c)) for c in columns]}
             for row in rows],
-        sections=sections, reliability=reliability,
+        sections=sections, reliability=reliability, calibrated=calibrated_views(runs),
         comparisons=[{**c, "overall": [table_cells(r) for r in c["rows"] if r["principle"] is None],
                       "by_principle": [table_cells(r) for r in c["rows"]
                                        if r["principle"] is not None]} for c in comparisons],

@@ -51,17 +51,28 @@ def sample_row(run_id: str, item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_summary(run: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Metrics per suite (first target at top level, every target under ``by_target``)."""
+def build_summary(run: dict[str, Any], items: list[dict[str, Any]],
+                  labels: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Metrics per suite (first target at top level, every target under ``by_target``); with
+    human labels, each judge-scored suite also carries its calibrated figures."""
+    from medsafe.labels import calibrated_block
+
     meta = run["meta"]
     kinds = {s["name"]: s["kind"] for s in meta["suites"]}
     targets = meta["config"]["targets"]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for item in items:
         groups[(item["suite"], item["target"])].append(item)
+    labelled: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for label in labels or []:
+        labelled[(label["suite"], label["target"])].append(label)
     suites: dict[str, Any] = {}
     for name, kind in kinds.items():
         by_target = {t: suite_metrics(kind, groups[(name, t)]) for t in targets}
+        for t, block in by_target.items():
+            calibrated = calibrated_block(kind, groups[(name, t)], labelled[(name, t)])
+            if calibrated is not None:
+                block["calibrated"] = calibrated
         suites[name] = {"kind": kind, "target": targets[0], **by_target[targets[0]],
                         "by_target": by_target}
     return {
@@ -72,6 +83,8 @@ def build_summary(run: dict[str, Any], items: list[dict[str, Any]]) -> dict[str,
         "judge": meta["config"]["judge"],
         "suites": suites,
         "scorecard": derive_scorecard({"suites": suites}),
+        "labels": {"count": len(labels or []),
+                   "labellers": sorted({lab["labeller"] for lab in labels or []})},
         "meta": meta,
     }
 
@@ -82,7 +95,7 @@ def write_outputs(store: RunStore, run_id: str, out_dir: Path) -> dict[str, Any]
     if run is None:
         raise KeyError(run_id)
     items = store.items(run_id)
-    summary = build_summary(run, items)
+    summary = build_summary(run, items, store.labels(run_id))
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     rows = [sample_row(run_id, item) for item in items]

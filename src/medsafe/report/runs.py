@@ -95,7 +95,7 @@ def load_run_from_store(store: RunStore, run_id: str) -> RunData:
     if run is None:
         raise MedsafeError(f"no run '{run_id}' in {store.path}; `medsafe runs` lists them")
     items = store.items(run_id)
-    return RunData(build_summary(run, items), [sample_row(run_id, i) for i in items],
+    return RunData(build_summary(run, items, store.labels(run_id)), [sample_row(run_id, i) for i in items],
                    source=f"{store.path}#{run_id}")
 
 

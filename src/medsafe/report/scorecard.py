@@ -66,7 +66,28 @@ def derive_scorecard(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 continue
             rows.append({"suite": name, "metric": metric, "label": label, "better": better,
                          "values": values})
+            calibrated = _calibrated_row(name, metric, label, better, by_target)
+            if calibrated is not None:
+                rows.append(calibrated)
     return rows
+
+
+def _calibrated_row(suite: str, metric: str, label: str, better: str,
+                    by_target: dict[str, Any]) -> dict[str, Any] | None:
+    """The judge-corrected twin of a headline row, for targets whose answers carry labels."""
+    values = {}
+    for target, block in by_target.items():
+        estimate = ((block.get("calibrated") or {}).get("metrics") or {}).get(metric) or {}
+        cell = estimate.get("calibrated")
+        if cell:
+            values[target] = {"value": cell["value"], "ci95": cell["ci95"],
+                              "n": block["calibrated"]["labelled_items"]}
+    if not values:
+        return None
+    labelled = max(v["n"] for v in values.values())
+    return {"suite": suite, "metric": f"calibrated_{metric}",
+            "label": f"{label}, calibrated ({labelled} labels)", "better": better,
+            "values": values}
 
 
 def scorecard(summary: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,10 +1,15 @@
-"""``medsafe view``: a small read-only web app over the run store (FastAPI, served by uvicorn).
+"""``medsafe view``: a small web app over the run store (FastAPI, served by uvicorn).
 
-Pages: the list of runs, a run's scorecard with a filterable, paginated sample table, and the
-run's full HTML report; the same data as JSON under ``/api``. The store is opened read-only
-(SQLite ``mode=ro``) on every request, so browsing can neither change a run nor block one being
-written. Only GET exists. The pages carry no script at all and a CSP that allows none; model text
-is HTML-escaped by the template.
+Pages: the list of runs, a run's scorecard with a filterable, paginated sample table, the run's
+full HTML report, and a labelling page; the same data as JSON under ``/api``. Browsing opens the
+store read-only (SQLite ``mode=ro``) on every request, so it can neither change a run nor block
+one being written. The one write is a human label, POSTed as JSON by the labelling page (a JSON
+body cannot be sent cross-site without a CORS preflight, which this app never grants). Browsing
+pages carry no script and a CSP that allows none; the labelling page runs one same-origin script.
+Model text is HTML-escaped by the templates and set as text by the script.
+
+The labelling page is blind: its queue carries the request and the answer, never the judge's
+verdict or another labeller's label.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from medsafe.engine.paths import store_file
 from medsafe.errors import MissingDependencyError
+from medsafe.report.labelling import LabelIn
 from medsafe.report.runs import ReadOnlyRunStore, RunData, load_run_from_store
 from medsafe.report.scorecard import format_cell, merged_scorecard
 
@@ -31,6 +37,8 @@ PAGE_SIZE = 50
 DEFAULT_HOST = "127.0.0.1"
 VIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
             "base-uri 'none'; frame-ancestors 'none'")
+LABEL_CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
+             "base-uri 'none'; frame-ancestors 'none'; form-action 'none'")
 
 
 def _templates() -> Environment:
@@ -102,6 +110,12 @@ class RunCache:
                 self.reports.pop(run_id, None)
         return data
 
+    def forget(self, run_id: str) -> None:
+        """Drop a run's cached summary and report (its labels changed)."""
+        with self.lock:
+            self.runs.pop(run_id, None)
+            self.reports.pop(run_id, None)
+
     def report(self, run_id: str) -> str:
         """The run's HTML report (rendered once per finished run)."""
         from medsafe.report.html import render_runs
@@ -117,25 +131,48 @@ class RunCache:
         return html
 
 
+def run_overview(run: dict[str, Any], data: RunData, progress: dict[str, Any]) -> dict[str, Any]:
+    """A run as the run list shows it: targets, suites with sample counts, headline figures and
+    how far its labelling has got."""
+    from medsafe.report.scorecard import scorecard
+
+    suites = {name: sum(b.get("n", 0) for b in s.get("by_target", {}).values())
+              for name, s in data.summary.get("suites", {}).items()}
+    headlines = []
+    for row in scorecard(data.summary):
+        if any(h["suite"] == row["suite"] for h in headlines):
+            continue  # the first (headline) metric of each suite
+        first = data.targets[0] if data.targets else next(iter(row["values"]), None)
+        headlines.append({"suite": row["suite"], "label": row["label"],
+                          "value": format_cell(row["metric"], row["values"].get(first))})
+    return {**run, "targets": data.targets, "suites": suites, "headlines": headlines,
+            "progress": progress,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run["created_at"]))}
+
+
 def create_app(store: Path | None = None) -> FastAPI:
-    """The read-only run browser over the store folder (default: ``./medsafe-runs``)."""
+    """The run browser and labelling page over the store folder (default: ``./medsafe-runs``)."""
     try:
         from fastapi import FastAPI, HTTPException, Query
-        from fastapi.responses import HTMLResponse
+        from fastapi.responses import HTMLResponse, Response
     except ImportError as exc:  # pragma: no cover - fastapi is a main dependency
         raise MissingDependencyError("medsafe view", "view") from exc
     from medsafe.errors import MedsafeError
+    from medsafe.report.labelling import label_progress, label_queue, save_label
 
     cache = RunCache(store_file(store))
     cache.list_runs()  # fail now, with the store's path, if there is no store
     env = _templates()
     app = FastAPI(title="medsafe runs", docs_url=None, redoc_url=None, openapi_url=None)
 
-    def page(**context: Any) -> HTMLResponse:
-        html = env.get_template("view.html.j2").render(**context)
-        return HTMLResponse(html, headers={"Content-Security-Policy": VIEW_CSP,
+    def page(template: str = "view.html.j2", csp: str = VIEW_CSP, **context: Any) -> HTMLResponse:
+        html = env.get_template(template).render(**context)
+        return HTMLResponse(html, headers={"Content-Security-Policy": csp,
                                            "X-Content-Type-Options": "nosniff",
                                            "Referrer-Policy": "no-referrer"})
+
+    def read_store() -> ReadOnlyRunStore:
+        return ReadOnlyRunStore(cache.db)
 
     def get_run(run_id: str) -> RunData:
         try:
@@ -145,10 +182,53 @@ def create_app(store: Path | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
-        runs = cache.list_runs()
-        for r in runs:
-            r["created"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_at"]))
-        return page(mode="index", runs=runs, store=str(cache.db))
+        overviews = []
+        for r in cache.list_runs():
+            ro = read_store()
+            try:
+                progress = label_progress(ro, r["run_id"])
+            finally:
+                ro.close()
+            overviews.append(run_overview(r, cache.run(r["run_id"]), progress))
+        return page(mode="index", runs=overviews, store=str(cache.db))
+
+    @app.get("/runs/{run_id}/label", response_class=HTMLResponse)
+    def label_page(run_id: str) -> HTMLResponse:
+        data = get_run(run_id)
+        ro = read_store()
+        try:
+            progress = label_progress(ro, run_id)
+        finally:
+            ro.close()
+        return page("label.html.j2", LABEL_CSP, run=data, progress=progress)
+
+    @app.get("/static/label.js")
+    def label_script() -> Response:
+        from importlib.resources import files
+
+        script = files("medsafe.report").joinpath("templates/label.js").read_text("utf-8")
+        return Response(script, media_type="text/javascript",
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+
+    @app.get("/api/runs/{run_id}/label/queue")
+    def api_label_queue(run_id: str, labeller: str = Query(..., min_length=1, max_length=80)
+                        ) -> dict[str, Any]:
+        ro = read_store()
+        try:
+            return label_queue(ro, run_id, labeller)
+        except MedsafeError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        finally:
+            ro.close()
+
+    @app.post("/api/runs/{run_id}/labels")
+    def api_save_label(run_id: str, label: LabelIn) -> dict[str, Any]:
+        try:
+            saved = save_label(cache.db, run_id, label)
+        except MedsafeError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        cache.forget(run_id)
+        return saved
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
     def run_page(run_id: str, suite: str = "", target: str = "", principle: str = "",
