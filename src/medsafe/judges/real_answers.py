@@ -44,12 +44,12 @@ class Batch:
 PLAN = [
     Batch("smollm2-sampled-train", "smollm2", "harm:train", None, temperature=0.9),
     Batch("smollm2-attacked-train", "smollm2", "harm:train", None, attack=True),
-    Batch("smollm2-benign-train", "smollm2", "overrefusal:train", 12, temperature=0.7),
+    Batch("smollm2-benign-train", "smollm2", "overrefusal:train", None, temperature=0.7),
     Batch("guard-train", "guard", "harm:train", 7),
     Batch("smollm2-attacked-test", "smollm2", "harm:test", 10, attack=True),
     Batch("qwen05-test", "qwen05", "harm:test", 10),
     Batch("qwen05-benign-test", "qwen05", "overrefusal:test", 3),
-    Batch("qwen05-train", "qwen05", "harm:train", 25),
+    Batch("qwen05-train", "qwen05", "harm:train", 15),
     Batch("qwen05-benign-train", "qwen05", "overrefusal:train", 3),
 ]
 
