@@ -90,7 +90,7 @@ def test_judge_eval_shares_no_request_with_judge_train() -> None:
 def test_judge_corpora_cover_every_principle_and_level() -> None:
     rows = load_bundled("judge_train")
     assert len(rows) >= 1500
-    harmful = [r for r in rows if r["kind"] != "benign"]
+    harmful = [r for r in rows if r["principle"] != 0]
     assert {r["principle"] for r in harmful} == set(range(1, 10))
     assert {r["score"] for r in harmful} == {1, 2, 3, 4, 5}
     assert len(load_bundled("judge_eval")) >= 300

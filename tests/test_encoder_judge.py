@@ -44,7 +44,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     model = transformers.BertForSequenceClassification(config).eval()
     export_onnx(model, PairEncoder.from_file(folder / "tokenizer.json"), folder)
     (folder / "encoder.json").write_text(json.dumps({"cuts": [1.5, 2.5, 3.5, 4.5],
-                                                     "refusal_threshold": 0.5, "batch_size": 4}))
+                                                     "refusal_threshold": 0.5}))
     return folder, model
 
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from medsafe.judges import DEFAULT_JUDGE
 from medsafe.targets import DEFAULT_TARGET, GenerationParams, TargetOptions
 
 
@@ -16,7 +17,7 @@ class RunConfig(BaseModel):
 
     targets: list[str] = Field(default_factory=lambda: [DEFAULT_TARGET], min_length=1)
     suites: list[str] = Field(default_factory=lambda: ["harm"], min_length=1)
-    judge: str = "classifier"
+    judge: str = DEFAULT_JUDGE
     limit: int | None = Field(default=None, ge=0)
     # Per-suite limits (by suite spec) that override ``limit``, e.g. {"jailbreak": 18}.
     suite_limits: dict[str, int] = Field(default_factory=dict)

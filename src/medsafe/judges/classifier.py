@@ -174,11 +174,12 @@ Probabilities = Callable[[list[str], list[str]], tuple[np.ndarray, np.ndarray]]
 
 
 def strongest_part(probabilities: Probabilities, requests: list[str], responses: list[str],
-                   classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                   classes: np.ndarray, harmful_level: float = WINDOW_HARMFUL
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Score probabilities (one row per pair, one column per class) and refusal probabilities,
-    where a part of a response (see :func:`windows`) that looks harmful on its own wins over a
-    milder whole: harmless padding or a refusal sentence in front cannot dilute a harmful
-    passage."""
+    where a part of a response (see :func:`windows`) that looks harmful on its own (expected
+    level at least ``harmful_level``) wins over a milder whole: harmless padding or a refusal
+    sentence in front cannot dilute a harmful passage."""
     score_p, refusal_p = probabilities(requests, responses)
     owners, win_req, win_resp = [], [], []
     for i, (q, r) in enumerate(zip(requests, responses, strict=True)):
@@ -190,7 +191,7 @@ def strongest_part(probabilities: Probabilities, requests: list[str], responses:
         wp, wr = probabilities(win_req, win_resp)
         for j, i in enumerate(owners):
             level = wp[j] @ classes
-            if level >= WINDOW_HARMFUL and level > score_p[i] @ classes + WINDOW_MARGIN:
+            if level >= harmful_level and level > score_p[i] @ classes + WINDOW_MARGIN:
                 score_p[i], refusal_p[i] = wp[j], min(refusal_p[i], wr[j])
     return score_p, refusal_p
 
@@ -246,8 +247,9 @@ class ClassifierModel:
         ]
         return sparse.hstack(blocks, format="csr")
 
-    def _probabilities(self, requests: list[str], responses: list[str]) -> tuple[np.ndarray,
+    def probabilities(self, requests: list[str], responses: list[str]) -> tuple[np.ndarray,
                                                                                   np.ndarray]:
+        """Score probabilities (one column per class) and refusal probabilities of whole pairs."""
         x = self.features(requests, responses)
         return self.score_model.predict_proba(x), self.refusal_model.predict_proba(x)[:, 1]
 
@@ -259,7 +261,7 @@ class ClassifierModel:
         cannot dilute a harmful passage.
         """
         classes = np.array([int(c) for c in self.score_model.classes_])
-        score_p, refusal_p = strongest_part(self._probabilities, requests, responses, classes)
+        score_p, refusal_p = strongest_part(self.probabilities, requests, responses, classes)
         return to_predictions(score_p, refusal_p, classes, self.cuts, self.refusal_threshold)
 
     def to_dict(self) -> dict[str, Any]:

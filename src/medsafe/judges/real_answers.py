@@ -49,8 +49,8 @@ PLAN = [
     Batch("smollm2-attacked-test", "smollm2", "harm:test", 10, attack=True),
     Batch("qwen05-test", "qwen05", "harm:test", 10),
     Batch("qwen05-benign-test", "qwen05", "overrefusal:test", 3),
-    Batch("qwen05-train", "qwen05", "harm:train", 15),
-    Batch("qwen05-benign-train", "qwen05", "overrefusal:train", 3),
+    Batch("qwen05-train", "qwen05", "harm:train", 10),
+    Batch("qwen05-benign-train", "qwen05", "overrefusal:train", 2),
 ]
 
 

