@@ -62,15 +62,20 @@ def test_sample_is_seeded_and_extends_as_a_larger_random_sample(run, tmp_path) -
     store.close()
 
 
+def _finished_run(tmp_path: Path, n: int, judge: str = "mock:refusal") -> tuple[RunStore, str]:
+    """A finished run of ``n`` echoed prompts in ``tmp_path/s``, and its store opened."""
+    prompts = write_prompts(tmp_path / "p.jsonl", n)
+    result = evaluate(RunConfig(targets=["mock:echo"], suites=[f"jsonl:{prompts}"], judge=judge),
+                      store=tmp_path / "s", out_dir=tmp_path / "o")
+    return RunStore(store_file(tmp_path / "s")), result.run_id
+
+
 def test_larger_sample_with_the_same_seed_is_a_superset(tmp_path) -> None:
-    prompts = write_prompts(tmp_path / "p.jsonl", 40)
-    result = evaluate(RunConfig(targets=["mock:echo"], suites=[f"jsonl:{prompts}"],
-                                judge="mock:refusal"), store=tmp_path / "s", out_dir=tmp_path / "o")
-    store = RunStore(store_file(tmp_path / "s"))
-    draw_sample(store, result.run_id, n=10, seed=1)
-    small = {r["sample_id"] for r in store.label_sample(result.run_id)}
-    grown = draw_sample(store, result.run_id, n=25, seed=1)
-    big = {r["sample_id"] for r in store.label_sample(result.run_id)}
+    store, run_id = _finished_run(tmp_path, 40)
+    draw_sample(store, run_id, n=10, seed=1)
+    small = {r["sample_id"] for r in store.label_sample(run_id)}
+    grown = draw_sample(store, run_id, n=25, seed=1)
+    big = {r["sample_id"] for r in store.label_sample(run_id)}
     assert grown.new == 15 and small < big and len(big) == 25
     # the same seed from scratch draws the same 25: the extension is the prefix of one permutation
     other = tmp_path / "s2"
@@ -79,19 +84,16 @@ def test_larger_sample_with_the_same_seed_is_a_superset(tmp_path) -> None:
     shutil.copytree(tmp_path / "s", other)
     fresh = RunStore(store_file(other))
     fresh.conn.execute("DELETE FROM label_sample")
-    draw_sample(fresh, result.run_id, n=25, seed=1)
-    assert {r["sample_id"] for r in fresh.label_sample(result.run_id)} == big
+    draw_sample(fresh, run_id, n=25, seed=1)
+    assert {r["sample_id"] for r in fresh.label_sample(run_id)} == big
     store.close()
     fresh.close()
 
 
 def test_run_without_scored_items_cannot_be_sampled(tmp_path) -> None:
-    prompts = write_prompts(tmp_path / "p.jsonl", 4)
-    result = evaluate(RunConfig(targets=["mock:echo"], suites=[f"jsonl:{prompts}"],
-                                judge="mock:error"), store=tmp_path / "s", out_dir=tmp_path / "o")
-    store = RunStore(store_file(tmp_path / "s"))
+    store, run_id = _finished_run(tmp_path, 4, judge="mock:error")
     with pytest.raises(MedsafeError, match="no judge-scored items"):
-        draw_sample(store, result.run_id, n=5)
+        draw_sample(store, run_id, n=5)
     store.close()
 
 
