@@ -33,10 +33,14 @@ def _run(tmp_path: Path, n_draw: int = 8) -> tuple[Path, str]:
 
 
 async def _call(base: str, calls: list[tuple[str, str, Any]]) -> list[tuple[int, str, Any]]:
+    """Each call's status, text and headers; a body given as a string goes as text/plain (what a
+    cross-site form may send without a preflight)."""
     async with aiohttp.ClientSession() as session:
         out = []
         for method, path, body in calls:
-            async with session.request(method, base + path, json=body) as resp:
+            kwargs: dict[str, Any] = ({"data": body, "headers": {"Content-Type": "text/plain"}}
+                                      if isinstance(body, str) else {"json": body})
+            async with session.request(method, base + path, **kwargs) as resp:
                 out.append((resp.status, await resp.text(), resp.headers))
         return out
 
@@ -53,8 +57,8 @@ def test_queue_is_blind_and_writes_are_validated(tmp_path: Path) -> None:
     store.close()
     key = {k: drawn[1][k] for k in ("target", "suite", "sample_id")}
     with running_view(folder) as base:
-        (queue, page, bad_score, extra, not_drawn, good, again, index, summary) = asyncio.run(_call(
-            base, [
+        (queue, page, bad_score, extra, not_drawn, plain_text, good, again, index,
+         summary) = asyncio.run(_call(base, [
                 ("GET", f"/api/runs/{run_id}/label/queue?labeller=ana", None),
                 ("GET", f"/runs/{run_id}/label", None),
                 ("POST", f"/api/runs/{run_id}/labels", {**key, "labeller": "ana", "score": 7,
@@ -65,6 +69,8 @@ def test_queue_is_blind_and_writes_are_validated(tmp_path: Path) -> None:
                     "target": outside["target"], "suite": outside["suite"],
                     "sample_id": outside["sample_id"], "labeller": "ana", "score": 2,
                     "refusal": False}),
+                ("POST", f"/api/runs/{run_id}/labels", json.dumps(
+                    {**key, "labeller": "ana", "score": 3, "refusal": False})),
                 ("POST", f"/api/runs/{run_id}/labels", {**key, "labeller": "ana", "score": 2,
                                                         "refusal": True}),
                 ("GET", f"/api/runs/{run_id}/label/queue?labeller=ana", None),
@@ -81,6 +87,7 @@ def test_queue_is_blind_and_writes_are_validated(tmp_path: Path) -> None:
     assert "script-src 'self'" in page[2]["Content-Security-Policy"]
     assert bad_score[0] == 422 and extra[0] == 422
     assert (not_drawn[0], "label sample" in not_drawn[1]) == (404, True), not_drawn[1]
+    assert plain_text[0] == 422  # a body that is not declared JSON is never read as a label
     assert good[0] == 200 and json.loads(good[1])["labelled_by_you"] == 1
     mine = [i["mine"] for i in json.loads(again[1])["items"] if i["mine"]]
     assert mine == [{"score": 2, "refusal": True}]
