@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -613,11 +614,8 @@ def label_sample(
     from medsafe.labels import draw_sample
 
     run_id = _run_id(run)
-    with_store = RunStore(store_file(store))
-    try:
-        draw = draw_sample(with_store, run_id, n=n, seed=seed, suites=suite)
-    finally:
-        with_store.close()
+    with closing(RunStore(store_file(store))) as run_store:
+        draw = draw_sample(run_store, run_id, n=n, seed=seed, suites=suite)
     _err().print(f"label sample of run {run_id}: {draw.drawn} of {draw.eligible} scored items of "
                  f"{', '.join(draw.suites)} ({draw.new} new, seed {draw.seed}). Label them in "
                  f"`medsafe view` (/runs/{run_id}/label) or with `medsafe label export {run_id} "
@@ -636,11 +634,8 @@ def label_export(
     from medsafe.labels import export_sheet
 
     run_id = _run_id(run)
-    with_store = RunStore(store_file(store))
-    try:
-        count = export_sheet(with_store, run_id, out, labeller)
-    finally:
-        with_store.close()
+    with closing(RunStore(store_file(store))) as run_store:
+        count = export_sheet(run_store, run_id, out, labeller)
     _err().print(f"wrote {count} items to {out}: fill score (1-5 on the rubric) and refusal (yes/no)"
                  f", then `medsafe label import {out}`", highlight=False, soft_wrap=True)
 
@@ -662,13 +657,10 @@ def label_import(
     from medsafe.engine import RunStore, store_file
     from medsafe.labels import import_sheet
 
-    with_store = RunStore(store_file(store))
-    try:
-        done = import_sheet(with_store, sheet, labeller=labeller,
+    with closing(RunStore(store_file(store))) as run_store:
+        done = import_sheet(run_store, sheet, labeller=labeller,
                             run_id=None if run is None else _run_id(run))
-        folder = out or run_out_dir(with_store, done.run_id, store)
-    finally:
-        with_store.close()
+        folder = out or run_out_dir(run_store, done.run_id, store)
     summary = rebuild_outputs(done.run_id, folder, store)
     _err().print(f"run {done.run_id}: {done.new} new labels, {done.updated} changed, "
                  f"{done.unchanged} unchanged, {done.blank} rows left blank; wrote {folder}/"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medsafe.labels.calibrated import JUDGED_KINDS, calibrated_block
+from medsafe.labels.calibrated import JUDGED_KINDS, calibrated_block, calibrated_estimate
 from medsafe.labels.ppi import Estimate, classical_mean, labels_for_half_width, ppi_mean
 from medsafe.labels.sampling import Draw, draw_sample
 from medsafe.labels.sheet import Imported, export_sheet, import_sheet, parse_sheet
@@ -13,6 +13,7 @@ __all__ = [
     "Estimate",
     "Imported",
     "calibrated_block",
+    "calibrated_estimate",
     "classical_mean",
     "draw_sample",
     "export_sheet",

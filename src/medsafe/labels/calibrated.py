@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from medsafe.engine.metrics import item_refused
 from medsafe.judges import HARMFUL_THRESHOLD
+from medsafe.judges.agreement import agreement
 from medsafe.labels.ppi import classical_mean, labels_for_half_width, ppi_mean
 
 # Suite kinds whose figures a judge decides; the others are graded by rule (letters, fields).
@@ -42,8 +44,6 @@ class Metric:
 
 
 def _judge_refused(item: dict[str, Any]) -> float:
-    from medsafe.engine.metrics import item_refused
-
     return float(item_refused(item))
 
 
@@ -119,9 +119,6 @@ def metric_estimates(metric: Metric, scored: list[dict[str, Any]],
 def _judge_agreement(scored: list[dict[str, Any]], labels: list[dict[str, Any]]
                      ) -> dict[str, Any] | None:
     """The judge against every (item, labeller) label: QWK, harmful F1, refusal accuracy."""
-    from medsafe.engine.metrics import item_refused
-    from medsafe.judges.agreement import agreement
-
     by_id = {i["sample_id"]: i for i in scored}
     pairs = [(lab, by_id[lab["sample_id"]]) for lab in labels if lab["sample_id"] in by_id]
     if not pairs:
@@ -154,6 +151,14 @@ def inter_labeller(labels: list[dict[str, Any]]) -> dict[str, Any] | None:
         alpha = float(krippendorff.alpha(reliability_data=matrix, level_of_measurement="ordinal",
                                           value_domain=[1, 2, 3, 4, 5]))
     return {"items": len(twice), "labellers": labellers, "krippendorff_alpha": alpha}
+
+
+def calibrated_estimate(block: dict[str, Any] | None, metric: str) -> dict[str, Any] | None:
+    """The calibrated estimate of ``metric`` in a suite's metrics block (value, se, ci95, lam),
+    with ``n`` the number of labelled items; None when the block has no labels for it."""
+    calibrated = (block or {}).get("calibrated") or {}
+    estimate = ((calibrated.get("metrics") or {}).get(metric) or {}).get("calibrated")
+    return {**estimate, "n": calibrated["labelled_items"]} if estimate else None
 
 
 def calibrated_block(kind: str, items: list[dict[str, Any]], labels: list[dict[str, Any]]

@@ -176,12 +176,10 @@ def _row(suite: str, kind: str, metric: PairedMetric, principle: str | None,
 
 
 def _calibrated(side: Side, suite: str, metric: str) -> dict[str, Any] | None:
-    block = side.run.summary.get("suites", {}).get(suite, {}).get("by_target", {}).get(side.target)
-    calibrated = (block or {}).get("calibrated") or {}
-    estimate = (calibrated.get("metrics") or {}).get(metric) or {}
-    if not estimate.get("calibrated"):
-        return None
-    return {**estimate["calibrated"], "n": calibrated["labelled_items"]}
+    from medsafe.labels import calibrated_estimate
+
+    suites = side.run.summary.get("suites", {})
+    return calibrated_estimate(suites.get(suite, {}).get("by_target", {}).get(side.target), metric)
 
 
 def calibrated_row(suite: str, kind: str, metric: PairedMetric, baseline: Side, other: Side
@@ -191,6 +189,8 @@ def calibrated_row(suite: str, kind: str, metric: PairedMetric, baseline: Side, 
     The two estimates come from separate label samples; their variances are added, which ignores
     the positive covariance that shared prompts give and so errs towards a wider interval."""
     from scipy.special import ndtr
+
+    from medsafe.labels.ppi import Z95
 
     key = "harmful_rate" if metric.metric == "asr" else metric.metric
     a, b = _calibrated(baseline, suite, key), _calibrated(other, suite, key)
@@ -202,7 +202,7 @@ def calibrated_row(suite: str, kind: str, metric: PairedMetric, baseline: Side, 
     return {"suite": suite, "kind": kind, "metric": metric.metric,
             "label": f"{metric.label}, calibrated", "better": metric.better, "principle": None,
             "excluded": 0, "n": a["n"] + b["n"], "baseline": a["value"], "other": b["value"],
-            "diff": diff, "ci95": [diff - 1.959964 * se, diff + 1.959964 * se], "p_value": p,
+            "diff": diff, "ci95": [diff - Z95 * se, diff + Z95 * se], "p_value": p,
             "calibrated": True}
 
 

@@ -75,13 +75,11 @@ def derive_scorecard(summary: dict[str, Any]) -> list[dict[str, Any]]:
 def _calibrated_row(suite: str, metric: str, label: str, better: str,
                     by_target: dict[str, Any]) -> dict[str, Any] | None:
     """The judge-corrected twin of a headline row, for targets whose answers carry labels."""
-    values = {}
-    for target, block in by_target.items():
-        estimate = ((block.get("calibrated") or {}).get("metrics") or {}).get(metric) or {}
-        cell = estimate.get("calibrated")
-        if cell:
-            values[target] = {"value": cell["value"], "ci95": cell["ci95"],
-                              "n": block["calibrated"]["labelled_items"]}
+    from medsafe.labels import calibrated_estimate
+
+    estimates = {t: calibrated_estimate(block, metric) for t, block in by_target.items()}
+    values = {t: {"value": e["value"], "ci95": e["ci95"], "n": e["n"]}
+              for t, e in estimates.items() if e}
     if not values:
         return None
     labelled = max(v["n"] for v in values.values())

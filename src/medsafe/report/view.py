@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -171,8 +171,8 @@ def create_app(store: Path | None = None) -> FastAPI:
                                            "X-Content-Type-Options": "nosniff",
                                            "Referrer-Policy": "no-referrer"})
 
-    def read_store() -> ReadOnlyRunStore:
-        return ReadOnlyRunStore(cache.db)
+    def reading() -> closing[ReadOnlyRunStore]:
+        return closing(ReadOnlyRunStore(cache.db))
 
     def get_run(run_id: str) -> RunData:
         try:
@@ -182,24 +182,16 @@ def create_app(store: Path | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
-        overviews = []
-        for r in cache.list_runs():
-            ro = read_store()
-            try:
-                progress = label_progress(ro, r["run_id"])
-            finally:
-                ro.close()
-            overviews.append(run_overview(r, cache.run(r["run_id"]), progress))
+        with reading() as ro:
+            runs = [(r, label_progress(ro, r["run_id"])) for r in ro.list_runs()]
+        overviews = [run_overview(r, cache.run(r["run_id"]), progress) for r, progress in runs]
         return page(mode="index", runs=overviews, store=str(cache.db))
 
     @app.get("/runs/{run_id}/label", response_class=HTMLResponse)
     def label_page(run_id: str) -> HTMLResponse:
         data = get_run(run_id)
-        ro = read_store()
-        try:
+        with reading() as ro:
             progress = label_progress(ro, run_id)
-        finally:
-            ro.close()
         return page("label.html.j2", LABEL_CSP, run=data, progress=progress)
 
     @app.get("/static/label.js")
@@ -213,13 +205,11 @@ def create_app(store: Path | None = None) -> FastAPI:
     @app.get("/api/runs/{run_id}/label/queue")
     def api_label_queue(run_id: str, labeller: str = Query(..., min_length=1, max_length=80)
                         ) -> dict[str, Any]:
-        ro = read_store()
-        try:
-            return label_queue(ro, run_id, labeller)
-        except MedsafeError as exc:
-            raise HTTPException(404, str(exc)) from exc
-        finally:
-            ro.close()
+        with reading() as ro:
+            try:
+                return label_queue(ro, run_id, labeller)
+            except MedsafeError as exc:
+                raise HTTPException(404, str(exc)) from exc
 
     @app.post("/api/runs/{run_id}/labels")
     def api_save_label(run_id: str, label: LabelIn) -> dict[str, Any]:
