@@ -14,11 +14,12 @@ the CPU (which is what bounds throughput at high concurrency). Everything else c
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,44 @@ from typing import Any
 from medsafe.judges import Judgement
 from medsafe.targets import Completion
 
+
+def _python_repr_as_json(raw: str) -> str | None:
+    """A jury's verdicts written as a Python dict repr, as JSON; None when ``raw`` is already JSON
+    or is not a dict literal (such a row is left as it is: the reader finds no verdicts in it)."""
+    try:
+        json.loads(raw)
+        return None
+    except (ValueError, RecursionError):
+        pass
+    try:
+        # literal_eval builds literals only and runs no code, so an odd row cannot do harm here.
+        value = ast.literal_eval(raw)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _jury_verdicts_as_json(conn: sqlite3.Connection) -> None:
+    """Migration 0005: jury judgements stored their members' verdicts as a Python repr; rewrite
+    them as JSON so that the reader needs no Python parser."""
+    rows = conn.execute("SELECT key, raw FROM judgements "
+                        "WHERE substr(judge, 1, 5) = 'jury:' AND raw IS NOT NULL").fetchall()
+    for key, raw in rows:
+        converted = _python_repr_as_json(raw)
+        if converted is not None:
+            conn.execute("UPDATE judgements SET raw=? WHERE key=?", (converted, key))
+
+
+# A migration is SQL statements, or a function for a change SQL cannot express.
+Migration = tuple[str, str | Callable[[sqlite3.Connection], None]]
+
 # Named, ordered migrations: the store outlives the code that wrote it. Append, never edit.
-MIGRATIONS: list[tuple[str, str]] = [
+MIGRATIONS: list[Migration] = [
     (
         "0001_initial",
         """
@@ -101,6 +138,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX labels_run ON labels(run_id)
         """,
     ),
+    ("0005_jury_verdicts_json", _jury_verdicts_as_json),
 ]
 
 
@@ -198,8 +236,11 @@ class RunStore:
             with self.transaction() as conn:
                 if conn.execute("SELECT 1 FROM schema_migrations WHERE name=?", (name,)).fetchone():
                     continue  # another process applied it while we waited for the lock
-                for statement in filter(str.strip, sql.split(";")):
-                    conn.execute(statement)
+                if callable(sql):
+                    sql(conn)
+                else:
+                    for statement in filter(str.strip, sql.split(";")):
+                        conn.execute(statement)
                 conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, time.time()))
 
     # -- runs ---------------------------------------------------------------------------------

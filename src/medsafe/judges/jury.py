@@ -4,6 +4,7 @@ refusal win, every member's verdict is kept, and disagreements are flagged."""
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -48,8 +49,9 @@ class JuryJudge(Judge):
         spread = max(v.score for v in ok) - min(v.score for v in ok)  # type: ignore[operator]
         rationale = f"jury median of {len(ok)}/{len(verdicts)}; spread {spread}" + (
             " (disagreement)" if spread >= 2 else "")
+        # raw holds every member's verdict as JSON, read back by report.reliability.jury_members.
         return Judgement(judge=self.spec, score=score, refusal=refusal, rationale=rationale,
-                         raw=str(members), probabilities={"disagreement": float(spread >= 2)})
+                         raw=json.dumps(members), probabilities={"disagreement": float(spread >= 2)})
 
     async def aclose(self) -> None:
         """Close every member."""

@@ -6,7 +6,7 @@ files, under ``summary["judge_reliability"]``).
 
 from __future__ import annotations
 
-import ast
+import json
 from itertools import combinations
 from typing import Any
 
@@ -14,12 +14,12 @@ MAX_PAIRS = 3  # jury member pairs shown; a jury of more than three judges has m
 
 
 def jury_members(judge: str | None, raw: str | None) -> dict[str, dict[str, Any]] | None:
-    """Each member's verdict of a jury judgement, from the judgement's stored raw text."""
+    """Each member's verdict of a jury judgement, from the judgement's stored raw text (JSON)."""
     if not judge or not judge.startswith("jury:") or not raw:
         return None
     try:
-        members = ast.literal_eval(raw)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        members = json.loads(raw)
+    except (ValueError, RecursionError):  # ValueError covers JSONDecodeError
         return None
     return members if isinstance(members, dict) else None
 
