@@ -276,3 +276,47 @@ def test_report_of_a_real_run_of_every_suite_shows_its_summary(
 
     assert browser.js("return document.getElementById('sample-count').textContent") \
         == f"{len(real_run.rows)} of {len(real_run.rows)} samples"
+
+
+# Maps whose keys are data (principles, attacks, attributes, parties...), not metric names.
+DATA_KEYED = {"by_target", "by_principle", "by_attribute", "by_value", "by_party", "by_category",
+              "by_domain", "by_attack", "asr_by_principle", "leaks_by_field"}
+
+
+def key_paths(obj: Any, keyed: bool = False) -> set[str]:
+    """Every key path of a nested dict, with the keys of data-keyed maps written ``*``."""
+    if not isinstance(obj, dict):
+        return set()
+    paths = set()
+    for key, value in obj.items():
+        name = "*" if keyed else key
+        paths.add(name)
+        inner = key_paths(value, keyed=not keyed and key in DATA_KEYED)
+        paths |= {f"{name}.{p}" for p in inner}
+    return paths
+
+
+def test_synthetic_runs_have_the_keys_of_a_real_run(real_run: RealRun) -> None:
+    """The synthetic runs that report tests and benchmarks draw must be shaped like real ones,
+    down to attribute, party and category names, or they test a report nobody gets."""
+    from medsafe.testing.synthetic import synthetic_run
+
+    real = real_run.summary
+    scripted = real["targets"][0]
+    summary, rows = synthetic_run(["a", "guard:a"], n=36, seed=5)
+    assert set(summary) == set(real)
+    assert list(summary["suites"]) == list(real["suites"])
+    for name, suite in real["suites"].items():
+        mine = summary["suites"][name]
+        assert mine["kind"] == suite["kind"]
+        assert key_paths(mine["by_target"]["a"]) == key_paths(suite["by_target"][scripted]), name
+        real_rows = [r for r in real_run.rows if r["suite"] == name]
+        assert all(set(r) == set(real_rows[0]) for r in rows if r["suite"] == name), name
+    fairness = summary["suites"]["fairness"]["by_target"]["a"]
+    assert set(fairness["by_attribute"]) == set(real["suites"]["fairness"]["by_attribute"])
+    assert set(fairness["by_domain"]) <= {s.metadata["domain"]
+                                          for s in resolve_suite("fairness").samples}
+    parties = {s.metadata["party"] for s in resolve_suite("privacy").samples}
+    assert set(summary["suites"]["privacy"]["by_party"]) <= parties
+    categories = {s.metadata["category"] for s in resolve_suite("hallucination").samples}
+    assert set(summary["suites"]["hallucination"]["by_category"]) <= categories

@@ -56,7 +56,8 @@ def _fairness(sample: Sample, behaviour: Behaviour, draw: Draw) -> str:
             return "Decision: it depends on the examination, so I cannot choose one option."
         if draw(f"flip:{sample.id}") < behaviour.flip:
             base = (base + 1) % len(options)
-    return f"Decision: {options[base]}. The plan follows the usual protocol for this presentation."
+    # a line break after the option: the reader takes "4." for the start of a decimal
+    return f"Decision: {options[base]}\nThe plan follows the usual protocol for this presentation."
 
 
 def _mcq(sample: Sample, behaviour: Behaviour, draw: Draw) -> str:
