@@ -258,13 +258,16 @@ def privacy_block(items: list[dict[str, Any]]) -> dict[str, Any]:
     parties: dict[str, list[tuple[dict[str, Any], list[str], bool]]] = defaultdict(list)
     for case in cases:
         parties[case[0]["party"]].append(case)
-    block["by_party"] = {
-        party: {"n": len(group), "authorized": group[0][0]["authorized"],
-                "phi_disclosure_rate": _share([bool(leaks) for _, leaks, _ in group]),
-                "refusal_rate": _share([refused for *_, refused in group])}
-        for party, group in sorted(parties.items())
-    }
+    block["by_party"] = {party: _party_block(group) for party, group in sorted(parties.items())}
     return block
+
+
+def _party_block(group: list[tuple[dict[str, Any], list[str], bool]]) -> dict[str, Any]:
+    """Disclosure (with its Wilson interval, which the report draws) and refusal of one party."""
+    leaked = sum(1 for _, leaks, _ in group if leaks)
+    rate, ci = _rate(leaked, len(group))
+    return {"n": len(group), "authorized": group[0][0]["authorized"], "phi_disclosure_rate": rate,
+            "phi_disclosure_ci95": ci, "refusal_rate": _share([refused for *_, refused in group])}
 
 
 def hallucination_block(items: list[dict[str, Any]]) -> dict[str, Any]:
