@@ -207,7 +207,7 @@ __all__ = ["RunResult", "TargetPool", "build_summary", "evaluate", "judge_agreem
 
 async def _judge_rows(rows: list[dict[str, Any]], judge: Judge, store: RunStore,
                       on_item: Callable[[str, bool], None] | None) -> list[dict[str, Any]]:
-    from medsafe.judges import Judgement
+    from medsafe.judges.crashes import safe_verdict
 
     identity = judge.identity()
     limit = asyncio.Semaphore(judge.concurrency)
@@ -217,12 +217,7 @@ async def _judge_rows(rows: list[dict[str, Any]], judge: Judge, store: RunStore,
         verdict = store.cached_judgement(key)
         if verdict is None:
             async with limit:
-                try:
-                    verdict = await judge.judge(row["request"], row["response"])
-                except MedsafeError:
-                    raise
-                except Exception as exc:  # one bad pair must not sink the file
-                    verdict = Judgement(judge=judge.spec, error=f"judge crashed: {exc!r}")
+                verdict = await safe_verdict(judge, row["request"], row["response"])
             if verdict.ok:
                 store.cache_judgement(key, verdict)
         if on_item is not None:

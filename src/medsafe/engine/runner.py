@@ -17,8 +17,8 @@ from typing import Any
 
 from medsafe.engine.grading import GRADERS
 from medsafe.engine.store import RunStore
-from medsafe.errors import MedsafeError
-from medsafe.judges import Judge, Judgement
+from medsafe.judges import Judge
+from medsafe.judges.crashes import safe_verdict
 from medsafe.samples import Sample
 from medsafe.suites import Suite
 from medsafe.targets import Completion, GenerationParams, Target, TargetError, generate_with_retries
@@ -120,12 +120,7 @@ class Pipeline:
             self.store.record_judgement(self.run_id, key_item, key, cached, cached=True)
             return True
         async with self._judge_limit:
-            try:
-                verdict = await self.judge.judge(request, response)
-            except MedsafeError:
-                raise
-            except Exception as exc:  # a judge bug must cost one verdict, not the whole run
-                verdict = Judgement(judge=self.judge.spec, error=f"judge crashed: {exc!r}")
+            verdict = await safe_verdict(self.judge, request, response)
         self.store.record_judgement(self.run_id, key_item, key, verdict, cached=False)
         return verdict.ok
 
