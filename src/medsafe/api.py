@@ -19,6 +19,7 @@ from medsafe.distributed import execute
 from medsafe.engine import ExecutionOptions, Pipeline, RunConfig, RunStore, cache_key, plan_items
 from medsafe.engine.lock import RunLock
 from medsafe.engine.paths import store_dir, store_file
+from medsafe.engine.verdicts import CachedJudge
 from medsafe.errors import MedsafeError
 from medsafe.judges import Judge, resolve_judge
 from medsafe.report.outputs import build_summary, write_outputs
@@ -207,19 +208,13 @@ __all__ = ["RunResult", "TargetPool", "build_summary", "evaluate", "judge_agreem
 
 async def _judge_rows(rows: list[dict[str, Any]], judge: Judge, store: RunStore,
                       on_item: Callable[[str, bool], None] | None) -> list[dict[str, Any]]:
-    from medsafe.judges.crashes import safe_verdict
-
-    identity = judge.identity()
-    limit = asyncio.Semaphore(judge.concurrency)
+    verdicts = CachedJudge(judge, store)
 
     async def one(row: dict[str, Any]) -> dict[str, Any]:
-        key = cache_key(identity, row["request"], row["response"])
-        verdict = store.cached_judgement(key)
-        if verdict is None:
-            async with limit:
-                verdict = await safe_verdict(judge, row["request"], row["response"])
-            if verdict.ok:
-                store.cache_judgement(key, verdict)
+        found = await verdicts.verdict(row["request"], row["response"])
+        verdict = found.judgement
+        if not found.cached:
+            store.cache_judgement(found.key, verdict)
         if on_item is not None:
             on_item(judge.spec, verdict.ok)
         out = {**row, "score": verdict.score, "refusal": verdict.refusal, "judge": judge.spec,

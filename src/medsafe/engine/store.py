@@ -341,7 +341,10 @@ class RunStore:
         )
 
     def cache_judgement(self, key: str, judgement: Judgement) -> None:
-        """Store a verdict outside any run (``medsafe judge`` uses this)."""
+        """Store a verdict outside any run (``medsafe judge`` uses this); a failed verdict is
+        not cached, so that asking again tries again."""
+        if not judgement.ok:
+            return
         with self.transaction() as conn:
             self._insert_judgement(conn, key, judgement)
 
