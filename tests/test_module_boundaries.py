@@ -3,7 +3,7 @@ modules import each other in a circle."""
 
 from __future__ import annotations
 
-from import_graph import imports_of, medsafe_modules
+from import_graph import cycles, import_graph, imports_of, medsafe_modules
 from medsafe.plugins import load_factory
 from medsafe.targets import resolve_target
 
@@ -27,3 +27,20 @@ def test_the_guard_target_lives_beside_the_guard_and_keeps_its_entry_point() -> 
     target = resolve_target("guard:mock:echo")
     assert target.spec == "guard:mock:echo"
     assert type(target).__module__ == "medsafe.mitigate.guard_target"
+
+
+def test_the_cycle_finder_finds_a_circle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_no_import_circles_among_module_level_imports() -> None:
+    assert cycles(import_graph(module_level_only=True)) == []
+
+
+def test_no_import_circles_even_counting_imports_inside_functions() -> None:
+    # e.g. the Ray worker once took TargetPool from medsafe.api, which imports the backends,
+    # and runs.py imported outputs.py, which imports html.py, which imported runs.py.
+    graph = import_graph(module_level_only=False)
+    assert cycles(graph) == []
+    assert "medsafe.engine.pool" in graph["medsafe.distributed.ray_backend"]

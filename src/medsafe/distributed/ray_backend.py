@@ -22,6 +22,7 @@ from typing import Any
 
 import ray
 
+from medsafe.engine.pool import TargetPool
 from medsafe.errors import MedsafeError
 from medsafe.judges import Judge, Judgement, resolve_judge
 from medsafe.judges.batching import BatchingJudge
@@ -36,8 +37,7 @@ class Worker:
     """One Ray actor: a replica of each target and of the judge, built from their specs."""
 
     def __init__(self, target_specs: list[str], judge_spec: str, options: dict[str, Any]) -> None:
-        from medsafe.api import TargetPool  # the worker builds its parts exactly as the driver does
-
+        # The worker builds its parts exactly as the driver does.
         self.pool = TargetPool(TargetOptions.model_validate(options))
         self.targets = {spec: self.pool.get(spec) for spec in target_specs}
         self.judge = resolve_judge(judge_spec, self.pool.get)

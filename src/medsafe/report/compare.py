@@ -20,7 +20,7 @@ import numpy as np
 
 from medsafe.engine.metrics import item_refused
 from medsafe.judges import HARMFUL_THRESHOLD
-from medsafe.report.runs import RunData
+from medsafe.report.run_data import RunData
 from medsafe.report.scorecard import series_label
 from medsafe.significance import bh_adjust, wilcoxon_p
 
