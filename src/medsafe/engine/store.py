@@ -204,15 +204,6 @@ class RunStore:
 
     # -- runs ---------------------------------------------------------------------------------
 
-    def create_run(self, run_id: str, fingerprint: str, config: dict[str, Any],
-                   meta: dict[str, Any]) -> None:
-        """Record a new run."""
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO runs VALUES (?, ?, 'running', ?, NULL, ?, ?)",
-                (run_id, fingerprint, time.time(), json.dumps(config), json.dumps(meta)),
-            )
-
     def claim_run(self, run_id: str, fingerprint: str, config: dict[str, Any],
                   meta: dict[str, Any]) -> tuple[str, bool]:
         """The newest unfinished run with this fingerprint, or ``run_id`` created now, decided in
@@ -230,15 +221,6 @@ class RunStore:
                 (run_id, fingerprint, time.time(), json.dumps(config), json.dumps(meta)),
             )
             return run_id, False
-
-    def find_unfinished(self, fingerprint: str) -> str | None:
-        """The newest unfinished run with this fingerprint, if any."""
-        row = self.conn.execute(
-            "SELECT run_id FROM runs WHERE fingerprint=? AND status != 'finished' "
-            "ORDER BY created_at DESC LIMIT 1",
-            (fingerprint,),
-        ).fetchone()
-        return row[0] if row else None
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         """A run's row with its config and meta decoded."""
