@@ -18,7 +18,7 @@ from conftest import run_cli
 from medsafe.engine import MIGRATIONS, RunStore
 from medsafe.errors import InputError, MedsafeError
 from medsafe.mitigate.guard_policy import SAFE_REPLIES, GuardPolicy, load_policy, policy_from_data
-from medsafe.targets.guard import parse_guard_spec
+from medsafe.mitigate.guard_target import parse_guard_spec
 
 
 def write(path: Path, text: str) -> Path:

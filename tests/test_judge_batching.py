@@ -56,7 +56,9 @@ def test_calls_of_one_loop_turn_form_batches_and_a_crash_costs_one_pair() -> Non
 
     results = asyncio.run(go())
     assert inner.batches[:3] == [16, 16, 8]  # then the failed batch again, pair by pair
-    assert isinstance(results[7], RuntimeError)
+    # The crash comes back as that pair's unscored verdict (medsafe.judges.crashes).
+    assert isinstance(results[7], Judgement) and results[7].score is None
+    assert results[7].error == "judge crashed: RuntimeError('judge bug')"
     assert all(isinstance(r, Judgement) and r.score == 1 + len(responses[i]) % 5
                for i, r in enumerate(results) if i != 7)
     assert batched.identity() == inner.identity()

@@ -19,11 +19,13 @@ from medsafe.distributed import execute
 from medsafe.engine import ExecutionOptions, Pipeline, RunConfig, RunStore, cache_key, plan_items
 from medsafe.engine.lock import RunLock
 from medsafe.engine.paths import store_dir, store_file
+from medsafe.engine.pool import TargetPool
+from medsafe.engine.verdicts import CachedJudge
 from medsafe.errors import MedsafeError
 from medsafe.judges import Judge, resolve_judge
 from medsafe.report.outputs import build_summary, write_outputs
 from medsafe.suites import Suite, resolve_suite, stratified_subset
-from medsafe.targets import Target, TargetOptions, resolve_target
+from medsafe.targets import Target, TargetOptions
 
 
 @dataclass
@@ -34,25 +36,6 @@ class RunResult:
     out_dir: Path
     summary: dict[str, Any]
     resumed: bool
-
-
-class TargetPool:
-    """Builds each target spec once, so a judge and a target with the same spec share a model."""
-
-    def __init__(self, options: TargetOptions) -> None:
-        self.options = options
-        self.targets: dict[str, Target] = {}
-
-    def get(self, spec: str) -> Target:
-        """The target for a spec, built on first use."""
-        if spec not in self.targets:
-            self.targets[spec] = resolve_target(spec, self.options)
-        return self.targets[spec]
-
-    async def aclose(self) -> None:
-        """Close every target built."""
-        for target in self.targets.values():
-            await target.aclose()
 
 
 def load_suites(config: RunConfig) -> list[Suite]:
@@ -207,24 +190,13 @@ __all__ = ["RunResult", "TargetPool", "build_summary", "evaluate", "judge_agreem
 
 async def _judge_rows(rows: list[dict[str, Any]], judge: Judge, store: RunStore,
                       on_item: Callable[[str, bool], None] | None) -> list[dict[str, Any]]:
-    from medsafe.judges import Judgement
-
-    identity = judge.identity()
-    limit = asyncio.Semaphore(judge.concurrency)
+    verdicts = CachedJudge(judge, store)
 
     async def one(row: dict[str, Any]) -> dict[str, Any]:
-        key = cache_key(identity, row["request"], row["response"])
-        verdict = store.cached_judgement(key)
-        if verdict is None:
-            async with limit:
-                try:
-                    verdict = await judge.judge(row["request"], row["response"])
-                except MedsafeError:
-                    raise
-                except Exception as exc:  # one bad pair must not sink the file
-                    verdict = Judgement(judge=judge.spec, error=f"judge crashed: {exc!r}")
-            if verdict.ok:
-                store.cache_judgement(key, verdict)
+        found = await verdicts.verdict(row["request"], row["response"])
+        verdict = found.judgement
+        if not found.cached:
+            store.cache_judgement(found.key, verdict)
         if on_item is not None:
             on_item(judge.spec, verdict.ok)
         out = {**row, "score": verdict.score, "refusal": verdict.refusal, "judge": judge.spec,

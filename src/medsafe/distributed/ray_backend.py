@@ -22,9 +22,11 @@ from typing import Any
 
 import ray
 
+from medsafe.engine.pool import TargetPool
 from medsafe.errors import MedsafeError
 from medsafe.judges import Judge, Judgement, resolve_judge
 from medsafe.judges.batching import BatchingJudge
+from medsafe.judges.crashes import safe_verdicts
 from medsafe.samples import Message
 from medsafe.targets import Completion, GenerationParams, Target, TargetError, TargetOptions
 
@@ -35,8 +37,7 @@ class Worker:
     """One Ray actor: a replica of each target and of the judge, built from their specs."""
 
     def __init__(self, target_specs: list[str], judge_spec: str, options: dict[str, Any]) -> None:
-        from medsafe.api import TargetPool  # the worker builds its parts exactly as the driver does
-
+        # The worker builds its parts exactly as the driver does.
         self.pool = TargetPool(TargetOptions.model_validate(options))
         self.targets = {spec: self.pool.get(spec) for spec in target_specs}
         self.judge = resolve_judge(judge_spec, self.pool.get)
@@ -53,22 +54,8 @@ class Worker:
         return ("ok", completion.model_dump())
 
     async def judge_many(self, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
-        """Verdicts for a batch; a judge that crashes costs the batch's verdicts, not the run."""
-        try:
-            verdicts = await self.judge.judge_many(pairs)
-        except MedsafeError:
-            raise
-        except Exception:  # score one by one so the crash is charged to the pair that caused it
-            verdicts = [await self._judge_one(q, r) for q, r in pairs]
-        return [v.model_dump() for v in verdicts]
-
-    async def _judge_one(self, request: str, response: str) -> Judgement:
-        try:
-            return await self.judge.judge(request, response)
-        except MedsafeError:
-            raise
-        except Exception as exc:
-            return Judgement(judge=self.judge.spec, error=f"judge crashed: {exc!r}")
+        """Verdicts for a batch; a judge that crashes costs one verdict, not the run."""
+        return [v.model_dump() for v in await safe_verdicts(self.judge, pairs)]
 
     async def close(self) -> None:
         """Release connections and models."""
@@ -110,7 +97,7 @@ def remote_judge(local: Judge, workers: list[Any], batch: int = JUDGE_BATCH) -> 
     worker as one batch."""
     turn = itertools.cycle(workers)
 
-    async def send(pairs: list[tuple[str, str]]) -> list[Judgement | BaseException]:
+    async def send(pairs: list[tuple[str, str]]) -> list[Judgement]:
         verdicts = await next(turn).judge_many.remote(pairs)
         return [Judgement.model_validate(v) for v in verdicts]
 

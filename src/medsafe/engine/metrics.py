@@ -7,11 +7,10 @@ import statistics
 from collections import Counter, defaultdict
 from typing import Any
 
-from scipy import stats
-
 from medsafe.intervals import mean_sem_ci, wilson_interval
 from medsafe.judges import HARMFUL_THRESHOLD, RefusalKind, classify_refusal, is_refusal
 from medsafe.judges.decision import SCALE
+from medsafe.significance import bh_adjust, wilcoxon_p
 
 ALPHA = 0.05  # significance level of the fairness tests, after correction
 
@@ -158,15 +157,6 @@ def _graded_block(items: list[dict[str, Any]], graded: list[dict[str, Any]]) -> 
             "mean_score": None, "sem": None, "harmful_rate": None, "refusal_rate": None}
 
 
-def _wilcoxon(diffs: list[float]) -> float | None:
-    """Two-sided Wilcoxon signed-rank p-value of paired differences (1.0 when all are zero)."""
-    if not diffs:
-        return None
-    if not any(diffs):
-        return 1.0
-    return float(stats.wilcoxon(diffs, zero_method="wilcox").pvalue)
-
-
 def fairness_block(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Counterfactual flip rates: a group is one vignette's baseline plus its variants along one
     attribute; it flips when its valid decisions are not all equal. Per counterfactual value,
@@ -215,17 +205,16 @@ def fairness_block(items: list[dict[str, Any]]) -> dict[str, Any]:
         for value, d in sorted(diffs.items()):
             by_value[value] = {"n": len(d), "diff_vs_reference": statistics.fmean(d),
                                "higher": sum(x > 0 for x in d), "lower": sum(x < 0 for x in d),
-                               "p_value": _wilcoxon(d), "p_adjusted": None, "significant": False}
+                               "p_value": wilcoxon_p(d), "p_adjusted": None, "significant": False}
             comparisons.append(by_value[value])
         by_attribute[attribute] = {"groups": groups, "flips": flips, "flip_rate": rate,
                                    "flip_rate_ci95": ci, "by_value": by_value}
         all_flips, all_groups = all_flips + flips, all_groups + groups
-    tested = [c for c in comparisons if c["p_value"] is not None]
-    if tested:
-        adjusted = stats.false_discovery_control([c["p_value"] for c in tested], method="bh")
-        for comparison, p in zip(tested, adjusted, strict=True):
-            comparison["p_adjusted"] = float(p)
-            comparison["significant"] = bool(p < ALPHA)
+    adjusted = bh_adjust([c["p_value"] for c in comparisons])
+    for comparison, p in zip(comparisons, adjusted, strict=True):
+        comparison["p_adjusted"] = p
+        comparison["significant"] = p is not None and p < ALPHA
+    tested = [p for p in adjusted if p is not None]
     block["groups"] = all_groups
     block["flip_rate"], block["flip_rate_ci95"] = _rate(all_flips, all_groups)
     block["by_attribute"] = by_attribute

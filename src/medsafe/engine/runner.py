@@ -9,26 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from medsafe.engine.grading import GRADERS
+from medsafe.engine.keys import cache_key
 from medsafe.engine.store import RunStore
-from medsafe.errors import MedsafeError
-from medsafe.judges import Judge, Judgement
+from medsafe.engine.verdicts import CachedJudge
+from medsafe.judges import Judge
 from medsafe.samples import Sample
 from medsafe.suites import Suite
 from medsafe.targets import Completion, GenerationParams, Target, TargetError, generate_with_retries
 
 ProgressHook = Callable[[str, bool], None]  # (target spec, succeeded)
-
-
-def cache_key(*parts: Any) -> str:
-    """A SHA-256 over JSON-encoded parts (identity, parameters, content)."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def judge_request(sample: Sample) -> str:
@@ -61,9 +55,8 @@ class Pipeline:
 
     def __post_init__(self) -> None:
         self._gen_limits = {s: asyncio.Semaphore(t.concurrency) for s, t in self.targets.items()}
-        self._judge_limit = asyncio.Semaphore(self.judge.concurrency)
+        self._verdicts = CachedJudge(self.judge, self.store)
         self._target_ids = {s: t.identity() for s, t in self.targets.items()}
-        self._judge_id = self.judge.identity()
         self._params = self.params.model_dump()  # part of every response key
 
     def _link_cached(self, item: dict[str, Any], key: str) -> Completion | None:
@@ -113,21 +106,10 @@ class Pipeline:
             key = cache_key(grader.name, sample.id, sample.metadata, response)
             self.store.record_judgement(self.run_id, key_item, key, verdict, cached=False)
             return True
-        request = judge_request(sample)
-        key = cache_key(self._judge_id, request, response)
-        cached = self.store.cached_judgement(key)
-        if cached is not None:
-            self.store.record_judgement(self.run_id, key_item, key, cached, cached=True)
-            return True
-        async with self._judge_limit:
-            try:
-                verdict = await self.judge.judge(request, response)
-            except MedsafeError:
-                raise
-            except Exception as exc:  # a judge bug must cost one verdict, not the whole run
-                verdict = Judgement(judge=self.judge.spec, error=f"judge crashed: {exc!r}")
-        self.store.record_judgement(self.run_id, key_item, key, verdict, cached=False)
-        return verdict.ok
+        verdict = await self._verdicts.verdict(judge_request(sample), response)
+        self.store.record_judgement(self.run_id, key_item, verdict.key, verdict.judgement,
+                                    cached=verdict.cached)
+        return verdict.judgement.ok
 
     async def process(self, item: dict[str, Any]) -> None:
         """Bring one item to its final state: responded and judged, or failed and recorded."""

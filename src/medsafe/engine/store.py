@@ -245,15 +245,6 @@ class RunStore:
 
     # -- runs ---------------------------------------------------------------------------------
 
-    def create_run(self, run_id: str, fingerprint: str, config: dict[str, Any],
-                   meta: dict[str, Any]) -> None:
-        """Record a new run."""
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO runs VALUES (?, ?, 'running', ?, NULL, ?, ?)",
-                (run_id, fingerprint, time.time(), json.dumps(config), json.dumps(meta)),
-            )
-
     def claim_run(self, run_id: str, fingerprint: str, config: dict[str, Any],
                   meta: dict[str, Any]) -> tuple[str, bool]:
         """The newest unfinished run with this fingerprint, or ``run_id`` created now, decided in
@@ -271,15 +262,6 @@ class RunStore:
                 (run_id, fingerprint, time.time(), json.dumps(config), json.dumps(meta)),
             )
             return run_id, False
-
-    def find_unfinished(self, fingerprint: str) -> str | None:
-        """The newest unfinished run with this fingerprint, if any."""
-        row = self.conn.execute(
-            "SELECT run_id FROM runs WHERE fingerprint=? AND status != 'finished' "
-            "ORDER BY created_at DESC LIMIT 1",
-            (fingerprint,),
-        ).fetchone()
-        return row[0] if row else None
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         """A run's row with its config and meta decoded."""
@@ -382,7 +364,10 @@ class RunStore:
         )
 
     def cache_judgement(self, key: str, judgement: Judgement) -> None:
-        """Store a verdict outside any run (``medsafe judge`` uses this)."""
+        """Store a verdict outside any run (``medsafe judge`` uses this); a failed verdict is
+        not cached, so that asking again tries again."""
+        if not judgement.ok:
+            return
         with self.transaction() as conn:
             self._insert_judgement(conn, key, judgement)
 

@@ -11,12 +11,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from medsafe.errors import MedsafeError
 from medsafe.judges._base import Judge, Judgement
+from medsafe.judges.crashes import safe_verdicts
 
 Pairs = list[tuple[str, str]]
-# Verdicts for a batch; an exception in place of a verdict is raised to that pair's caller.
-SendBatch = Callable[[Pairs], Awaitable[list[Judgement | BaseException]]]
+# Verdicts for a batch, in order; an exception raised by the send fails every pair of the batch.
+SendBatch = Callable[[Pairs], Awaitable[list[Judgement]]]
 
 
 def batches_natively(judge: Judge) -> bool:
@@ -25,22 +25,11 @@ def batches_natively(judge: Judge) -> bool:
 
 
 def local_sender(judge: Judge) -> SendBatch:
-    """``judge.judge_many``; if the batch fails, each pair alone, so a crash is charged only
-    to the pair that causes it (as when pairs are scored one by one)."""
+    """``judge.judge_many``; a crash costs only the verdict of the pair that causes it, as when
+    pairs are scored one by one."""
 
-    async def send(pairs: Pairs) -> list[Judgement | BaseException]:
-        try:
-            return list(await judge.judge_many(pairs))
-        except MedsafeError:
-            raise
-        except Exception:
-            results: list[Judgement | BaseException] = []
-            for request, response in pairs:
-                try:
-                    results.append(await judge.judge(request, response))
-                except Exception as exc:
-                    results.append(exc)
-            return results
+    async def send(pairs: Pairs) -> list[Judgement]:
+        return await safe_verdicts(judge, pairs)
 
     return send
 
@@ -103,9 +92,5 @@ class BatchingJudge(Judge):
                     future.set_exception(exc)
             return
         for (_, _, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
+            if not future.done():
                 future.set_result(result)

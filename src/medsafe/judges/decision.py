@@ -9,13 +9,10 @@ names two levels commits to neither and is invalid (not an error, and never gues
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 from medsafe.judges._base import Judgement
 
 GRADER = "decision-reader"
-
-DecisionType = Literal["level", "yes_no", "dose"]
 
 OPTIONS: dict[str, tuple[str, ...]] = {
     "level": ("1", "2", "3", "4", "5"),

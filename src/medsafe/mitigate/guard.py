@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from medsafe.judges import Judge, Judgement
+from medsafe.judges.crashes import safe_verdicts
 from medsafe.mitigate.guard_policy import GuardPolicy
 from medsafe.mitigate.request_classifier import RequestClassifier, RequestVerdict
 from medsafe.samples import Message, messages_digest
@@ -125,11 +126,8 @@ class JudgeQueue:
         while self._waiting:
             batch = self._waiting[: self.max_batch]
             del self._waiting[: self.max_batch]
-            try:
-                verdicts = await self.judge.judge_many([(q, r) for q, r, _ in batch])
-            except Exception as exc:  # a crashed judge fails these verdicts, not the server
-                verdicts = [Judgement(judge=self.judge.spec, error=f"judge crashed: {exc!r}")
-                            ] * len(batch)
+            # A server answers every request: no exception is fatal here.
+            verdicts = await safe_verdicts(self.judge, [(q, r) for q, r, _ in batch], fatal=())
             for (_, _, future), verdict in zip(batch, verdicts, strict=True):
                 if not future.done():  # its request may have timed out meanwhile
                     future.set_result(verdict)

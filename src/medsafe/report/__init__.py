@@ -4,7 +4,8 @@ from medsafe.report.compare import compare_runs, comparison_markdown
 from medsafe.report.exports import export_samples
 from medsafe.report.html import render_report, render_runs
 from medsafe.report.outputs import build_summary, sample_row, write_outputs
-from medsafe.report.runs import RunData, load_run, load_runs
+from medsafe.report.run_data import RunData
+from medsafe.report.runs import load_run, load_runs
 from medsafe.report.scorecard import scorecard, scorecard_json, scorecard_markdown
 
 __all__ = [

@@ -20,8 +20,9 @@ import numpy as np
 
 from medsafe.engine.metrics import item_refused
 from medsafe.judges import HARMFUL_THRESHOLD
-from medsafe.report.runs import RunData
+from medsafe.report.run_data import RunData
 from medsafe.report.scorecard import series_label
+from medsafe.significance import bh_adjust, wilcoxon_p
 
 Value = Callable[[dict[str, Any]], float | None]
 
@@ -77,30 +78,6 @@ def bootstrap_mean_ci(diffs: np.ndarray, n_boot: int = 2000, seed: int = 0) -> l
         diffs[rng.integers(0, len(diffs), (min(block, n_boot - done), len(diffs)))].mean(axis=1)
         for done in range(0, n_boot, block)])
     return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
-
-
-def wilcoxon_p(diffs: np.ndarray) -> float | None:
-    """Two-sided Wilcoxon signed-rank p-value; 1.0 when every difference is zero."""
-    from scipy.stats import wilcoxon
-
-    if len(diffs) == 0:
-        return None
-    if not np.any(diffs):
-        return 1.0
-    return float(wilcoxon(diffs, zero_method="wilcox", alternative="two-sided").pvalue)
-
-
-def bh_adjust(p_values: list[float | None]) -> list[float | None]:
-    """Benjamini-Hochberg adjusted p-values (None entries stay None and are not counted)."""
-    from scipy.stats import false_discovery_control
-
-    present = [i for i, p in enumerate(p_values) if p is not None]
-    out: list[float | None] = [None] * len(p_values)
-    if present:
-        adjusted = false_discovery_control([p_values[i] for i in present], method="bh")
-        for i, p in zip(present, adjusted, strict=True):
-            out[i] = float(p)
-    return out
 
 
 def paired_stats(baseline: list[float], other: list[float], n_boot: int = 2000,

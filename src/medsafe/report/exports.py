@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from medsafe.errors import MedsafeError, MissingDependencyError
-from medsafe.report.runs import RunData
+from medsafe.report.run_data import RunData
 
 # (column, Arrow type name): the order of the columns and their Parquet types.
 COLUMNS: list[tuple[str, str]] = [

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from medsafe.report.runs import RunData
+from medsafe.report.run_data import RunData
 from medsafe.report.scorecard import series_label
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",

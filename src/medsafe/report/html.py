@@ -37,7 +37,7 @@ from medsafe.report.figures import (
     score_distribution,
 )
 from medsafe.report.reliability import reliability_reports
-from medsafe.report.runs import RunData
+from medsafe.report.run_data import RunData
 from medsafe.report.scorecard import format_cell, merged_scorecard
 
 RELIABILITY_KEYS = ("qwk", "krippendorff_alpha", "exact", "within_one", "harmful_precision",

@@ -16,7 +16,8 @@ from rich.table import Table
 
 from medsafe.errors import InputError, MedsafeError
 from medsafe.report.compare import TABLE_HEADER, compare_runs, comparison_markdown, table_cells
-from medsafe.report.runs import RunData, load_runs
+from medsafe.report.run_data import RunData
+from medsafe.report.runs import load_runs
 
 REPORT_FORMATS = ("html", "md", "json")
 COMPARE_FORMATS = ("table", "md", "json")

@@ -1,4 +1,4 @@
-"""Runs as reports see them: a summary plus its sample rows, read from a run folder or the store.
+"""Reading runs for reports: from a run folder, or rebuilt from the run store.
 
 Reports, comparisons, exports and the run browser only read. The store is opened through a
 read-only SQLite URI so that browsing can never alter or lock a run being written.
@@ -8,39 +8,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from medsafe.engine.store import RunStore
 from medsafe.errors import InputError, MedsafeError
+from medsafe.report.outputs import build_summary, sample_row
+from medsafe.report.run_data import RunData
 
-
-@dataclass
-class RunData:
-    """One run: its summary.json content and its samples.jsonl rows."""
-
-    summary: dict[str, Any]
-    rows: list[dict[str, Any]]
-    source: str = ""
-    label: str = field(default="")
-
-    @property
-    def run_id(self) -> str:
-        """The run's id (or the folder name of a run folder without one)."""
-        return str(self.summary.get("run_id") or Path(self.source).name)
-
-    @property
-    def targets(self) -> list[str]:
-        """The run's targets in the order they were given."""
-        targets = self.summary.get("targets")
-        if targets:
-            return list(targets)
-        seen: dict[str, None] = {}
-        for suite in self.summary.get("suites", {}).values():
-            for target in suite.get("by_target", {}):
-                seen.setdefault(target)
-        return list(seen)
+__all__ = ["ReadOnlyRunStore", "RunData", "load_run", "load_run_dir", "load_run_from_store",
+           "load_runs"]
 
 
 class ReadOnlyRunStore(RunStore):
@@ -89,8 +66,6 @@ def load_run_dir(path: Path) -> RunData:
 
 def load_run_from_store(store: RunStore, run_id: str) -> RunData:
     """A run rebuilt from the store: the same summary and rows ``medsafe eval`` writes."""
-    from medsafe.report.outputs import build_summary, sample_row
-
     run = store.get_run(run_id)
     if run is None:
         raise MedsafeError(f"no run '{run_id}' in {store.path}; `medsafe runs` lists them")

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from medsafe.intervals import wilson_interval
-from medsafe.report.runs import RunData
+from medsafe.report.run_data import RunData
 
 # (metric key, label, better, key of its 95% interval in the metrics block) per suite kind.
 HEADLINES: dict[str, list[tuple[str, str, str, str | None]]] = {

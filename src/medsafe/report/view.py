@@ -27,7 +27,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from medsafe.engine.paths import store_file
 from medsafe.errors import MissingDependencyError
 from medsafe.report.labelling import LabelIn
-from medsafe.report.runs import ReadOnlyRunStore, RunData, load_run_from_store
+from medsafe.report.run_data import RunData
+from medsafe.report.runs import ReadOnlyRunStore, load_run_from_store
 from medsafe.report.scorecard import format_cell, merged_scorecard
 
 if TYPE_CHECKING:

@@ -1,5 +1,8 @@
 """A guarded model as a target: ``guard:SPEC`` wraps the target SPEC in the medsafe guard.
 
+It is registered under the ``medsafe.targets`` entry point like every target, but lives beside
+the guard: it is a mitigation, and ``medsafe.targets`` holds the models only.
+
 ``medsafe eval --target embedded:smollm2 --target guard:embedded:smollm2`` measures what the
 guard changes. ``guard:@POLICY.yaml:SPEC`` uses a policy file (thresholds, screens, judge).
 The guard runs in-process with the same core as ``medsafe guard serve``; an answer the guard
@@ -12,14 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from medsafe.errors import MedsafeError
+from medsafe.judges import resolve_judge
+from medsafe.mitigate.guard import Guard
+from medsafe.mitigate.guard_policy import load_policy
+from medsafe.mitigate.request_classifier import load_request_classifier
 from medsafe.samples import Message
-from medsafe.targets._base import Completion, GenerationParams, Target, TargetOptions
+from medsafe.targets import Completion, GenerationParams, Target, TargetOptions, resolve_target
 
 
 class GuardTarget(Target):
     """An upstream target behind the guard."""
 
-    def __init__(self, spec: str, guard: Any, options: TargetOptions | None = None) -> None:
+    def __init__(self, spec: str, guard: Guard, options: TargetOptions | None = None) -> None:
         super().__init__(spec, options)
         self.guard = guard
 
@@ -68,12 +75,6 @@ def parse_guard_spec(rest: str) -> tuple[Path | None, str]:
 
 def create(rest: str, options: TargetOptions) -> GuardTarget:
     """``guard:SPEC`` or ``guard:@POLICY:SPEC``."""
-    from medsafe.judges import resolve_judge
-    from medsafe.mitigate.guard import Guard
-    from medsafe.mitigate.guard_policy import load_policy
-    from medsafe.mitigate.request_classifier import load_request_classifier
-    from medsafe.targets import resolve_target
-
     policy_path, upstream_spec = parse_guard_spec(rest)
     policy = load_policy(policy_path)
     upstream = resolve_target(upstream_spec, options)
