@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from typing import Any
 
 import ray
@@ -43,24 +44,26 @@ class Worker:
 
     async def generate(self, spec: str, messages: list[dict[str, Any]],
                        params: dict[str, Any]) -> tuple[Any, ...]:
-        """One attempt; a TargetError comes back as data so the driver can retry it."""
+        """One attempt, with the worker's process id; a TargetError comes back as data so the
+        driver can retry it."""
         try:
             completion = await self.targets[spec].generate(
                 tuple(Message.model_validate(m) for m in messages),
                 GenerationParams.model_validate(params))
         except TargetError as exc:
             return ("error", str(exc), exc.retryable, exc.retry_after_s)
-        return ("ok", completion.model_dump())
+        return ("ok", completion.model_dump(), os.getpid())
 
-    async def judge_many(self, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
-        """Verdicts for a batch; a judge that crashes costs the batch's verdicts, not the run."""
+    async def judge_many(self, pairs: list[tuple[str, str]]) -> tuple[int, list[dict[str, Any]]]:
+        """The worker's process id and verdicts for a batch; a judge that crashes costs the
+        batch's verdicts, not the run."""
         try:
             verdicts = await self.judge.judge_many(pairs)
         except MedsafeError:
             raise
         except Exception:  # score one by one so the crash is charged to the pair that caused it
             verdicts = [await self._judge_one(q, r) for q, r in pairs]
-        return [v.model_dump() for v in verdicts]
+        return os.getpid(), [v.model_dump() for v in verdicts]
 
     async def _judge_one(self, request: str, response: str) -> Judgement:
         try:
@@ -76,11 +79,17 @@ class Worker:
         await self.pool.aclose()
 
 
+# Answers (or verdicts) per worker process id, kept on the driver: the run's metadata records
+# it, which shows that the work ran on the workers.
+Served = dict[int, int]
+
+
 class RemoteTarget(Target):
     """Stands in for a target on the driver: each ``generate`` runs on the next worker."""
 
-    def __init__(self, local: Target, workers: list[Any]) -> None:
+    def __init__(self, local: Target, workers: list[Any], served: Served | None = None) -> None:
         super().__init__(local.spec, local.options)
+        self.served: Served = {} if served is None else served
         self._identity = local.identity()
         self._per_worker = local.concurrency
         self._workers = workers
@@ -102,16 +111,21 @@ class RemoteTarget(Target):
         if result[0] == "error":
             _, message, retryable, retry_after_s = result
             raise TargetError(message, retryable=retryable, retry_after_s=retry_after_s)
-        return Completion.model_validate(result[1])
+        _, completion, pid = result
+        self.served[pid] = self.served.get(pid, 0) + 1
+        return Completion.model_validate(completion)
 
 
-def remote_judge(local: Judge, workers: list[Any], batch: int = JUDGE_BATCH) -> BatchingJudge:
+def remote_judge(local: Judge, workers: list[Any], batch: int = JUDGE_BATCH,
+                 served: Served | None = None) -> BatchingJudge:
     """Stands in for the judge on the driver: the calls of one event-loop turn go to the next
     worker as one batch."""
     turn = itertools.cycle(workers)
+    counts: Served = {} if served is None else served
 
     async def send(pairs: list[tuple[str, str]]) -> list[Judgement | BaseException]:
-        verdicts = await next(turn).judge_many.remote(pairs)
+        pid, verdicts = await next(turn).judge_many.remote(pairs)
+        counts[pid] = counts.get(pid, 0) + len(verdicts)
         return [Judgement.model_validate(v) for v in verdicts]
 
     return BatchingJudge(local.spec, local.identity(), send, batch=batch,
@@ -157,7 +171,11 @@ class RayWorkers:
             self.started_ray = False
 
 
-def remote_parts(targets: dict[str, Target], judge: Judge,
-                 workers: list[Any]) -> tuple[dict[str, Target], Judge]:
-    """The driver-side proxies of the run's targets and judge."""
-    return {spec: RemoteTarget(t, workers) for spec, t in targets.items()}, remote_judge(judge, workers)
+def remote_parts(targets: dict[str, Target], judge: Judge, workers: list[Any],
+                 served: dict[str, Served] | None = None) -> tuple[dict[str, Target], Judge]:
+    """The driver-side proxies of the run's targets and judge; ``served`` collects how many
+    answers (``generate``) and verdicts (``judge``) each worker process gave."""
+    served = served if served is not None else {}
+    generated, judged = served.setdefault("generate", {}), served.setdefault("judge", {})
+    return ({spec: RemoteTarget(t, workers, generated) for spec, t in targets.items()},
+            remote_judge(judge, workers, served=judged))
