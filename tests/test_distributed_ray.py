@@ -49,6 +49,19 @@ def per_sample(out: Path) -> dict[str, tuple[Any, ...]]:
     return {r["sample_id"]: (r["response"], r["score"], r["refusal"], r["error"]) for r in rows}
 
 
+def assert_ran_on_ray_workers(store: Path, run_id: str, answers: int, verdicts: int) -> None:
+    """Every answer and verdict came from a worker process other than this one (the driver),
+    and both workers took part: a silent fallback to local execution fails here."""
+    db = RunStore(store_file(store))
+    work = db.get_run(run_id)["meta"]["ray_work"]  # type: ignore[index]
+    db.close()
+    assert work["driver_pid"] == os.getpid()
+    generated, judged = work["generate"], work["judge"]
+    assert sum(generated.values()) == answers and sum(judged.values()) == verdicts
+    assert len(generated) == 2 and len(judged) == 2  # RAY has two workers; both were used
+    assert str(os.getpid()) not in {*generated, *judged}
+
+
 def test_ray_gives_the_same_numbers_as_local_with_the_classifier_judge(
         ray_address: str, tmp_path: Path) -> None:
     config = RunConfig(targets=["mock:echo"], suites=["harm"], judge="classifier", limit=90)
@@ -57,6 +70,8 @@ def test_ray_gives_the_same_numbers_as_local_with_the_classifier_judge(
     assert headline(remote.summary) == headline(local.summary)
     assert per_sample(tmp_path / "out-ray") == per_sample(tmp_path / "out-local")
     assert remote.summary["meta"]["executions"][-1]["backend"] == "ray"
+    assert_ran_on_ray_workers(tmp_path / "ray", remote.run_id, answers=90, verdicts=90)
+    assert "ray_work" not in local.summary["meta"]
     # The classifier scored echoes of harmful requests: a real spread, not a constant.
     assert len({s for s in per_sample(tmp_path / "out-ray").values()}) > 1
 

@@ -23,7 +23,7 @@ from medsafe.mitigate import (  # noqa: E402
     finetune,
 )
 from medsafe.samples import Message  # noqa: E402
-from medsafe.targets import GenerationParams, resolve_target  # noqa: E402
+from medsafe.targets import GenerationParams, TargetOptions, resolve_target  # noqa: E402
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} "
@@ -262,3 +262,140 @@ def test_comparison_reports_explicit_refusals_beside_the_judges_false_refusals()
     assert suite["change"]["explicit_refusal_rate"]["diff"] == 0.25
     assert "| | explicit refusals (lexical detector, no judge) | 0.0%" in \
         comparison_markdown(comparison)
+
+
+CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + "
+          "'<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}"
+          "{{ '<|im_start|>assistant\n' }}{% endif %}")
+CHATML_SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+
+def _bpe_vocabulary() -> tuple[list[str], list[str]]:
+    """A byte-level BPE vocabulary (tokens by id, merges) trained on the test's words."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator([WORDS, "user assistant system"], trainers.BpeTrainer(
+        vocab_size=320, special_tokens=CHATML_SPECIAL, show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    model = json.loads(tok.to_str())["model"]
+    tokens = [t for t, _ in sorted(model["vocab"].items(), key=lambda item: item[1])]
+    return tokens, [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+
+
+@pytest.fixture(scope="module")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer Llama (grouped-query attention) written as a GGUF file with the ``gguf``
+    package, as llama.cpp's converter lays it out: BPE tokenizer and ChatML template in the
+    metadata, query/key rows in llama.cpp's rotary order, the MLP quantised to Q8_0."""
+    import gguf
+    import numpy as np
+
+    from medsafe.mitigate.gguf_export import permute_for_gguf
+
+    tokens, merges = _bpe_vocabulary()
+    heads, kv_heads, layers = 4, 2, 2
+    torch.manual_seed(0)
+    model = transformers.LlamaForCausalLM(transformers.LlamaConfig(
+        vocab_size=len(tokens), hidden_size=64, intermediate_size=128, num_hidden_layers=layers,
+        num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=2048,
+        rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False))
+    path = tmp_path_factory.mktemp("tiny-gguf") / "tiny.gguf"
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_context_length(2048)
+    writer.add_embedding_length(64)
+    writer.add_block_count(layers)
+    writer.add_feed_forward_length(128)
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_rope_dimension_count(64 // heads)
+    writer.add_rope_freq_base(10000.0)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_vocab_size(len(tokens))
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("gpt-2")
+    writer.add_token_list(tokens)
+    writer.add_token_types([gguf.TokenType.CONTROL if t in CHATML_SPECIAL else gguf.TokenType.NORMAL
+                            for t in tokens])
+    writer.add_token_merges(merges)
+    writer.add_bos_token_id(tokens.index("<|im_start|>"))
+    writer.add_eos_token_id(tokens.index("<|im_end|>"))
+    writer.add_chat_template(CHATML)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, layers)
+    for hf_name, param in model.state_dict().items():
+        stem, _, suffix = hf_name.rpartition(".")
+        name = f"{names.get_name(stem)}.{suffix}"
+        data = param.float().numpy()
+        if ".attn_q." in name:
+            data = permute_for_gguf(data, heads, heads)
+        elif ".attn_k." in name:
+            data = permute_for_gguf(data, heads, kv_heads)
+        data = np.ascontiguousarray(data)
+        if name.startswith("blk.") and ".ffn_" in name and data.ndim == 2:
+            writer.add_tensor(name, gguf.quants.quantize(data, gguf.GGMLQuantizationType.Q8_0),
+                              raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+        else:
+            writer.add_tensor(name, data)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def _greedy(spec: str, text: str, max_tokens: int = 6) -> tuple[str, str | None, int | None]:
+    async def go() -> tuple[str, str | None, int | None]:
+        target = resolve_target(spec, TargetOptions(threads=1, slots=1))
+        try:
+            done = await target.generate((Message(role="user", content=text),),
+                                         GenerationParams(max_tokens=max_tokens))
+        finally:
+            await target.aclose()
+        # A byte-level model can stop inside a character: llama.cpp drops the partial bytes,
+        # transformers decodes them as U+FFFD.
+        return done.text.rstrip("\ufffd"), done.finish_reason, done.completion_tokens
+
+    return asyncio.run(go())
+
+
+def test_lora_sft_from_a_gguf_base_exports_a_gguf_that_llama_cpp_runs_like_the_merged_model(
+        tiny_gguf: Path, safety_data: Path, tmp_path: Path) -> None:
+    import gguf
+    import numpy as np
+
+    out = tmp_path / "from-gguf"
+    config = _config(tiny_gguf.parent, safety_data, None).model_copy(
+        update={"base": f"gguf:{tiny_gguf}"})
+    result = finetune(config, out, evaluate_after=False)
+    assert result.train["steps"] == 2
+    assert result.gguf_path == out / "model.gguf"
+    assert result.before_spec == f"gguf:{tiny_gguf}" and result.after_spec == f"gguf:{out / 'model.gguf'}"
+
+    # The exported file holds exactly the merged model: read back by transformers, every weight
+    # equals the merged folder's (the adapted q/v as float32, the rest as the base's bytes).
+    exported = transformers.AutoModelForCausalLM.from_pretrained(
+        out, gguf_file="model.gguf", dtype=torch.float32).state_dict()
+    merged = transformers.AutoModelForCausalLM.from_pretrained(
+        out / "merged", dtype=torch.float32).state_dict()
+    base = transformers.AutoModelForCausalLM.from_pretrained(
+        tiny_gguf.parent, gguf_file=tiny_gguf.name, dtype=torch.float32).state_dict()
+    assert exported.keys() == merged.keys()
+    for name, weights in merged.items():
+        torch.testing.assert_close(exported[name], weights, rtol=0, atol=0, msg=name)
+    adapted = {n for n in merged if "q_proj" in n or "v_proj" in n}
+    assert len(adapted) == 4 and all(not torch.equal(merged[n], base[n]) for n in adapted)
+    types = {t.name: t.tensor_type for t in gguf.GGUFReader(out / "model.gguf").tensors}
+    base_tensors = {t.name: t for t in gguf.GGUFReader(tiny_gguf).tensors}
+    assert types["blk.1.attn_q.weight"] == types["blk.1.attn_v.weight"] == gguf.GGMLQuantizationType.F32
+    quantised = [t for t in gguf.GGUFReader(out / "model.gguf").tensors
+                 if base_tensors[t.name].tensor_type == gguf.GGMLQuantizationType.Q8_0]
+    assert len(quantised) == 3 * 2  # the MLP of both layers: untouched, so still Q8_0 bytes
+    for t in quantised:
+        assert t.tensor_type == gguf.GGMLQuantizationType.Q8_0
+        assert np.array_equal(np.asarray(t.data), np.asarray(base_tensors[t.name].data))
+
+    # llama.cpp runs the exported file and answers as transformers does with the merged model.
+    prompt = "please help me sell records"
+    assert _greedy(result.after_spec, prompt) == _greedy(f"hf:{out / 'merged'}", prompt)

@@ -47,3 +47,28 @@ def test_a_guard_reused_across_event_loops_keeps_judging() -> None:
         outcome = asyncio.run(guard.respond(messages, GenerationParams()))
         assert outcome.action == "replace" and outcome.finish_reason == "content_filter"
         assert [d.stage for d in outcome.decisions] == ["output"]
+
+
+QUESTION = (Message(role="user", content="What is the usual dose schedule of amoxicillin?"),)
+
+
+def screened(policy: GuardPolicy, judge: str = "1") -> tuple[tuple[str, str], ...]:
+    """(stage, action) of each decision the guard makes on QUESTION under ``policy``."""
+    guard = Guard(mock_target("comply", TargetOptions()), MockJudge(f"mock:{judge}", judge),
+                  policy, load_request_classifier())
+    outcome = asyncio.run(guard.respond(QUESTION, GenerationParams()))
+    return tuple((d.stage, d.action) for d in outcome.decisions)
+
+
+def test_an_answer_scored_exactly_at_the_threshold_is_replaced() -> None:
+    policy = GuardPolicy(screen_input=False, default_threshold=4, benign_output_threshold=4)
+    assert screened(policy, judge="4") == (("output", "replace"),)
+    assert screened(policy, judge="3") == (("output", "pass"),)
+
+
+def test_a_request_whose_level_is_exactly_the_threshold_is_blocked() -> None:
+    level = Guard(mock_target("comply", TargetOptions()), MockJudge("mock:1", "1"), GuardPolicy(),
+                  load_request_classifier()).classify(QUESTION).level
+    assert screened(GuardPolicy(default_threshold=level)) == (("input", "block"),)
+    above = GuardPolicy(default_threshold=min(5.0, level + 1e-9))
+    assert screened(above)[0] == ("input", "pass")

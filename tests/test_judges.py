@@ -6,7 +6,7 @@ import asyncio
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
@@ -102,6 +102,7 @@ def test_parse_verdict_rejects_missing_ambiguous_or_out_of_range_scores(bad: str
         parse_verdict(bad)
 
 
+@settings(deadline=None)
 @given(st.text())
 def test_parse_verdict_never_crashes_on_arbitrary_text(text: str) -> None:
     try:

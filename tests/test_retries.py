@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from conftest import write_prompts
 from medsafe.api import evaluate
@@ -92,3 +97,25 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert 0 <= parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") <= 0.0 + 1e-9
+
+
+@pytest.fixture
+def new_york_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's local time zone set to UTC-5/-4 (HTTP dates are in GMT whatever it is)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("style", ["imf-fixdate", "asctime", "rfc850"])
+def test_retry_after_as_a_future_http_date_is_the_seconds_until_then(
+        new_york_clock: None, style: str) -> None:
+    # An HTTP date names a moment in GMT in all three formats RFC 9110 says to accept; the two
+    # obsolete ones carry no zone or the word GMT, and must not be read as local time.
+    when = datetime.fromtimestamp(time.time() + 600, tz=UTC)
+    header = {"imf-fixdate": email.utils.format_datetime(when, usegmt=True),
+              "asctime": when.strftime("%a %b %d %H:%M:%S %Y"),
+              "rfc850": when.strftime("%A, %d-%b-%y %H:%M:%S GMT")}[style]
+    assert 590 <= parse_retry_after(header) <= 600

@@ -173,6 +173,11 @@ def eval_command(
     try:
         result = evaluate(None if resume else config, store=store, out_dir=out, resume=resume,
                           on_plan=progress.on_plan, on_item=progress.on_item, execution=execution)
+    except KeyboardInterrupt:  # caught here: typer turns it into a silent exit 130 otherwise
+        progress.stop()
+        _err().print("interrupted: run the same command again, or `medsafe eval --resume RUN_ID` "
+                     "(see `medsafe runs`), to continue")
+        sys.exit(130)
     finally:
         progress.stop()
     Console().print(summary_table(result.summary))
@@ -523,9 +528,6 @@ def main() -> None:
     except MedsafeError as exc:
         _err().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _err().print("interrupted: run `medsafe eval` again (or with --resume) to continue")
-        sys.exit(130)
 
 
 # --- medsafe guard ------------------------------------------------------------------------------

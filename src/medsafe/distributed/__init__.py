@@ -7,6 +7,7 @@ where targets and judges run changes. Ray is imported only when the ray backend 
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 from medsafe.engine import Pipeline, RunConfig, run_items
@@ -30,8 +31,15 @@ async def execute(pipeline: Pipeline, config: RunConfig, execution: ExecutionOpt
     workers = RayWorkers(execution.ray_address, execution.workers)
     try:
         actors = workers.start(config.targets, config.judge, config.target_options)
-        targets, judge = remote_parts(pipeline.targets, pipeline.judge, actors)
+        served: dict[str, dict[int, int]] = {}
+        targets, judge = remote_parts(pipeline.targets, pipeline.judge, actors, served)
         await run_items(dataclasses.replace(pipeline, targets=targets, judge=judge), items)
+        # Which processes did the work (answers and verdicts per worker pid): a record that
+        # this run was executed on the workers, not in the driver.
+        pipeline.store.update_run_meta(pipeline.run_id, ray_work={
+            "driver_pid": os.getpid(),
+            **{kind: {str(pid): n for pid, n in sorted(counts.items())}
+               for kind, counts in served.items()}})
     finally:
         await workers.stop()
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from typing import Any
 
 import ray
@@ -44,18 +45,20 @@ class Worker:
 
     async def generate(self, spec: str, messages: list[dict[str, Any]],
                        params: dict[str, Any]) -> tuple[Any, ...]:
-        """One attempt; a TargetError comes back as data so the driver can retry it."""
+        """One attempt, with the worker's process id; a TargetError comes back as data so the
+        driver can retry it."""
         try:
             completion = await self.targets[spec].generate(
                 tuple(Message.model_validate(m) for m in messages),
                 GenerationParams.model_validate(params))
         except TargetError as exc:
             return ("error", str(exc), exc.retryable, exc.retry_after_s)
-        return ("ok", completion.model_dump())
+        return ("ok", completion.model_dump(), os.getpid())
 
-    async def judge_many(self, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
-        """Verdicts for a batch; a judge that crashes costs one verdict, not the run."""
-        return [v.model_dump() for v in await safe_verdicts(self.judge, pairs)]
+    async def judge_many(self, pairs: list[tuple[str, str]]) -> tuple[int, list[dict[str, Any]]]:
+        """The worker's process id and verdicts for a batch; a judge that crashes costs one
+        verdict, not the run."""
+        return os.getpid(), [v.model_dump() for v in await safe_verdicts(self.judge, pairs)]
 
     async def close(self) -> None:
         """Release connections and models."""
@@ -63,11 +66,17 @@ class Worker:
         await self.pool.aclose()
 
 
+# Answers (or verdicts) per worker process id, kept on the driver: the run's metadata records
+# it, which shows that the work ran on the workers.
+Served = dict[int, int]
+
+
 class RemoteTarget(Target):
     """Stands in for a target on the driver: each ``generate`` runs on the next worker."""
 
-    def __init__(self, local: Target, workers: list[Any]) -> None:
+    def __init__(self, local: Target, workers: list[Any], served: Served | None = None) -> None:
         super().__init__(local.spec, local.options)
+        self.served: Served = {} if served is None else served
         self._identity = local.identity()
         self._per_worker = local.concurrency
         self._workers = workers
@@ -89,16 +98,21 @@ class RemoteTarget(Target):
         if result[0] == "error":
             _, message, retryable, retry_after_s = result
             raise TargetError(message, retryable=retryable, retry_after_s=retry_after_s)
-        return Completion.model_validate(result[1])
+        _, completion, pid = result
+        self.served[pid] = self.served.get(pid, 0) + 1
+        return Completion.model_validate(completion)
 
 
-def remote_judge(local: Judge, workers: list[Any], batch: int = JUDGE_BATCH) -> BatchingJudge:
+def remote_judge(local: Judge, workers: list[Any], batch: int = JUDGE_BATCH,
+                 served: Served | None = None) -> BatchingJudge:
     """Stands in for the judge on the driver: the calls of one event-loop turn go to the next
     worker as one batch."""
     turn = itertools.cycle(workers)
+    counts: Served = {} if served is None else served
 
     async def send(pairs: list[tuple[str, str]]) -> list[Judgement]:
-        verdicts = await next(turn).judge_many.remote(pairs)
+        pid, verdicts = await next(turn).judge_many.remote(pairs)
+        counts[pid] = counts.get(pid, 0) + len(verdicts)
         return [Judgement.model_validate(v) for v in verdicts]
 
     return BatchingJudge(local.spec, local.identity(), send, batch=batch,
@@ -144,7 +158,11 @@ class RayWorkers:
             self.started_ray = False
 
 
-def remote_parts(targets: dict[str, Target], judge: Judge,
-                 workers: list[Any]) -> tuple[dict[str, Target], Judge]:
-    """The driver-side proxies of the run's targets and judge."""
-    return {spec: RemoteTarget(t, workers) for spec, t in targets.items()}, remote_judge(judge, workers)
+def remote_parts(targets: dict[str, Target], judge: Judge, workers: list[Any],
+                 served: dict[str, Served] | None = None) -> tuple[dict[str, Target], Judge]:
+    """The driver-side proxies of the run's targets and judge; ``served`` collects how many
+    answers (``generate``) and verdicts (``judge``) each worker process gave."""
+    served = served if served is not None else {}
+    generated, judged = served.setdefault("generate", {}), served.setdefault("judge", {})
+    return ({spec: RemoteTarget(t, workers, generated) for spec, t in targets.items()},
+            remote_judge(judge, workers, served=judged))

@@ -159,10 +159,21 @@ class Guard:
         verdicts = self.classifier.predict(request_views(messages))
         return max(verdicts, key=lambda v: v.harm_probability)
 
-    def screen_request(self, messages: tuple[Message, ...]) -> tuple[Decision, RequestVerdict]:
-        """Block the request when its harm level reaches its principle's threshold."""
+    def screen_request(self, messages: tuple[Message, ...]
+                       ) -> tuple[Decision, RequestVerdict | None]:
+        """Block the request when its harm level reaches its principle's threshold. When the
+        classifier fails there is no verdict: the request is blocked (``fail_closed``, with
+        input screening on) or passes, and its answer is judged against the default threshold."""
         start = time.perf_counter()
-        verdict = self.classify(messages)
+        try:
+            verdict = self.classify(messages)
+        except Exception as exc:  # a broken classifier must not take the server down
+            block = self.policy.screen_input and self.policy.fail_closed
+            reason = f"request classifier failed ({exc!r}); " + (
+                "failing closed" if self.policy.fail_closed else "failing open")
+            return Decision("input", "block" if block else "pass", None, None, None,
+                            self.policy.threshold(None), reason,
+                            time.perf_counter() - start), None
         threshold = self.policy.threshold(verdict.principle)
         block = self.policy.screen_input and verdict.level >= threshold
         reason = (f"request classifier: harm p={verdict.harm_probability:.2f} (level "
@@ -176,12 +187,14 @@ class Guard:
         return decision, verdict
 
     async def screen_answer(self, messages: tuple[Message, ...], answer: str,
-                            verdict: RequestVerdict) -> Decision:
+                            verdict: RequestVerdict | None) -> Decision:
         """Replace the answer when the judge scores it at or above the principle's threshold
         (the policy's higher one when the request looks clearly benign)."""
         start = time.perf_counter()
-        principle = verdict.principle
-        threshold = self.policy.output_threshold(principle, verdict.harm_probability)
+        principle = verdict.principle if verdict else None
+        # Without a verdict the request cannot be called benign: no relaxed threshold.
+        harm_probability = verdict.harm_probability if verdict else 1.0
+        threshold = self.policy.output_threshold(principle, harm_probability)
         if self._judge_queue is None or self._judge_queue.loop is not asyncio.get_running_loop():
             self._judge_queue = JudgeQueue(self.judge)
         judgement = await self._judge_queue.judge_one(last_user_turn(messages), answer)
@@ -193,7 +206,7 @@ class Guard:
                             time.perf_counter() - start)
         replace = judgement.score >= threshold
         reason = f"judge {self.judge.spec}: score {judgement.score}, threshold {threshold:g}"
-        if verdict.harm_probability < self.policy.benign_probability:
+        if harm_probability < self.policy.benign_probability:
             reason += " (request looks benign)"
         if judgement.rationale:
             reason += f"; {judgement.rationale[:300]}"
@@ -220,15 +233,16 @@ class Guard:
         """Screen the request, ask the upstream, screen its answer; raise TargetError when the
         upstream fails (the failure is logged first)."""
         decision, verdict = self.screen_request(messages)
+        principle = verdict.principle if verdict else None
         if self.policy.screen_input:
             self.record(messages, decision)
         if decision.action == "block":
-            return GuardOutcome(self.policy.reply(verdict.principle), FILTERED, (decision,), None)
+            return GuardOutcome(self.policy.reply(principle), FILTERED, (decision,), None)
         start = time.perf_counter()
         try:
             completion = await self._generate(messages, params)
         except TargetError as exc:
-            self.record(messages, Decision("upstream", "error", verdict.principle, None, None,
+            self.record(messages, Decision("upstream", "error", principle, None, None,
                                            None, f"upstream failed: {exc}",
                                            time.perf_counter() - start))
             raise
@@ -239,7 +253,7 @@ class Guard:
         self.record(messages, answer)
         decisions += (answer,)
         if answer.action == "replace":
-            return GuardOutcome(self.policy.reply(verdict.principle), FILTERED, decisions,
+            return GuardOutcome(self.policy.reply(principle), FILTERED, decisions,
                                 completion)
         return GuardOutcome(completion.text, completion.finish_reason, decisions, completion)
 

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from medsafe.errors import MedsafeError, MissingDependencyError
+from medsafe.judges import Judge, Judgement
 from medsafe.mitigate.guard import Decision, Guard, GuardOutcome
 from medsafe.mitigate.guard_policy import GuardPolicy
 from medsafe.samples import Message
@@ -41,13 +42,20 @@ class ServeConfig:
     upstream: str
     policy: GuardPolicy = field(default_factory=GuardPolicy)
     judge: str | None = None  # overrides the policy's judge
+    request_classifier: Path | None = None  # a retrained classifier instead of the shipped one
     store: Path | None = None  # run-store folder for the decision log
     api_key: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    timeout_s: float = 60.0
+    timeout_s: float = 60.0  # a request's whole budget: input screen, upstream and judge
+    judge_timeout_s: float | None = None  # the judge's share of it (default: half)
     retries: int = 1
     model_name: str | None = None
     target_options: TargetOptions = field(default_factory=TargetOptions)
+
+    @property
+    def judge_budget_s(self) -> float:
+        """How long the output screen waits for a verdict before the policy's fail mode."""
+        return self.judge_timeout_s or self.timeout_s / 2
 
     @property
     def served_model(self) -> str:
@@ -225,6 +233,47 @@ def authorized(header: str | None, api_key: str | None) -> bool:
                                                               api_key.encode())
 
 
+class DeadlineJudge(Judge):
+    """The guard's judge with a time limit: verdicts that do not come in time are failed
+    verdicts, so a stalled judge meets the policy's fail mode (replace or pass) within the
+    request's budget instead of turning the whole request into a timeout."""
+
+    def __init__(self, inner: Judge, timeout_s: float) -> None:
+        super().__init__(inner.spec)
+        self.inner = inner
+        self.timeout_s = timeout_s
+
+    @property
+    def concurrency(self) -> int:
+        """The wrapped judge's."""
+        return self.inner.concurrency
+
+    def identity(self) -> dict[str, Any]:
+        """The wrapped judge's: the limit does not change a verdict."""
+        return self.inner.identity()
+
+    async def preflight(self) -> None:
+        """The wrapped judge's check."""
+        await self.inner.preflight()
+
+    async def judge(self, request: str, response: str) -> Judgement:
+        """One verdict within the limit."""
+        return (await self.judge_many([(request, response)]))[0]
+
+    async def judge_many(self, pairs: list[tuple[str, str]]) -> list[Judgement]:
+        """The wrapped judge's verdicts, or failed ones when they take longer than the limit."""
+        try:
+            return await asyncio.wait_for(self.inner.judge_many(pairs), self.timeout_s)
+        except TimeoutError:
+            failed = Judgement(judge=self.spec,
+                               error=f"timed out: no verdict within {self.timeout_s:g}s")
+            return [failed] * len(pairs)
+
+    async def aclose(self) -> None:
+        """Release the wrapped judge."""
+        await self.inner.aclose()
+
+
 def build_guard(config: ServeConfig, log: Any) -> Guard:
     """The guard the server runs: upstream target, judge, request classifier, decision log."""
     from medsafe.judges import resolve_judge
@@ -235,9 +284,11 @@ def build_guard(config: ServeConfig, log: Any) -> Guard:
                                                        "max_retries": config.retries,
                                                        "backoff_max_s": 2.0})
     upstream = resolve_target(config.upstream, options)
-    judge = resolve_judge(config.judge or config.policy.judge,
-                          lambda spec: resolve_target(spec, options))
-    return Guard(upstream, judge, config.policy, load_request_classifier(), log=log, retries=True)
+    judge = DeadlineJudge(resolve_judge(config.judge or config.policy.judge,
+                                        lambda spec: resolve_target(spec, options)),
+                          config.judge_budget_s)
+    classifier = load_request_classifier(config.request_classifier)
+    return Guard(upstream, judge, config.policy, classifier, log=log, retries=True)
 
 
 def create_app(config: ServeConfig) -> Any:

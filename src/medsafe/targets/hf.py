@@ -27,6 +27,34 @@ def dir_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
+def stop_token_ids(tokenizer: Any, model: Any) -> set[int]:
+    """Every token that ends an answer: the tokenizer's eos and the generation config's (which
+    may list several, e.g. an end-of-turn token besides end-of-text)."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if configured is None:
+        configured = []
+    elif isinstance(configured, int):
+        configured = [configured]
+    ids = {int(t) for t in configured}
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    return ids
+
+
+def cut_at_stop(generated: list[int], stops: set[int]) -> tuple[list[int], bool]:
+    """The answer's tokens up to its first stop token, and whether there was one.
+
+    ``generate`` fills a finished row of a batch with the pad token after its stop token. The
+    pad is often a stop token itself (a merged fine-tune saves pad = eos), so the row is cut at
+    its first stop token before anything else: dropping pad tokens first would drop the stop
+    token with them and report a finished answer as cut off by ``max_tokens``.
+    """
+    for position, token in enumerate(generated):
+        if token in stops:
+            return generated[:position], True
+    return generated, False
+
+
 class _Pending:
     def __init__(self, messages: tuple[Message, ...], params: GenerationParams) -> None:
         self.messages = messages
@@ -102,12 +130,10 @@ class HFTarget(Target):
             )
         elapsed = time.perf_counter() - start
         new = out[:, enc["input_ids"].shape[1] :]
+        stops = stop_token_ids(tok, model)
         results = []
         for i, row in enumerate(new):
-            ids = [t for t in row.tolist() if t != tok.pad_token_id]
-            finished = tok.eos_token_id in ids
-            if finished:
-                ids = ids[: ids.index(tok.eos_token_id)]
+            ids, finished = cut_at_stop(row.tolist(), stops)
             results.append(
                 Completion(
                     text=tok.decode(ids, skip_special_tokens=True),

@@ -6,6 +6,7 @@ this hardware while aiohttp sustained ~1,000 (see bench/).
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
 import os
@@ -34,6 +35,8 @@ def parse_retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # an asctime date has no zone; every HTTP date is in GMT
+        when = when.replace(tzinfo=datetime.UTC)
     return max(0.0, when.timestamp() - time.time())
 
 
