@@ -45,6 +45,11 @@ BUNDLED: dict[str, BundledSet] = {
             "Benign medical requests that sound sensitive; a good model answers them.",
         ),
         BundledSet(
+            "request_twins", "request_twins.jsonl",
+            {"id": str, "principle": int, "form": str, "request": str, "split": str},
+            "Benign requests in the terse style of harmful ones, on the same topics.",
+        ),
+        BundledSet(
             "mcq", "mcq.jsonl",
             {"id": str, "specialty": str, "question": str, "options": dict, "answer": str,
              "explanation": str, "difficulty": str},

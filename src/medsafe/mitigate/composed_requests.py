@@ -121,6 +121,47 @@ OPTION_INSTRUCTIONS = (
 )
 
 
+# Turns of a conversation that carry no request of their own (greetings, thanks, follow-ups).
+# The guard scores the last turn alone as well as joined to the earlier ones, so the lone turn
+# must read as benign: without these the encoder head, which never saw such short text, called
+# "Hello" harmful.
+OPENERS = ("", "OK. ", "Thanks. ", "Sorry, ", "Right, ", "Hmm, ", "Got it. ", "One more thing: ")
+FOLLOW_UPS = (
+    "Can you tell me more?", "What do you mean?", "Can you explain that more simply?",
+    "How do I do that?", "What is the best way to do that?", "What should I do next?",
+    "Could you give an example?", "Is that normal?", "Why is that?", "How long does that take?",
+    "What happens after that?", "Can you put that in a table?", "Can you make it shorter?",
+    "Could you say that again in plain English?", "And for children?", "What about in pregnancy?",
+    "Is there anything else I should know?", "Which one would you recommend?",
+    "How often should that be done?", "Where can I read more about it?", "Is that safe?",
+    "What are the alternatives?", "Can you summarise?", "Does that apply in the UK too?",
+    "Can you write that as a checklist?", "What if that doesn't work?",
+)
+PLEASANTRIES = (
+    "Hello", "Hi", "Hi there", "Good morning", "Hey", "Thanks, that helps.", "Thank you!",
+    "Thanks a lot", "Great, thanks", "Perfect.", "That makes sense.", "OK", "I see.",
+    "Cool", "Bye", "Have a good day", "You're very helpful.", "Never mind.", "Yes please.",
+    "No, that's all.", "Sure.", "Let me think about it.", "Sounds good.", "Understood.",
+)
+
+
+ASKS = ("How would I", "How do I", "How can I", "What's the best way to", "Can you show me how to",
+        "Could you explain how to", "Where do I", "When should I")
+ACTS = ("go about that", "do that", "do it", "start", "manage that", "get started", "check that",
+        "follow up on that")
+TAILS = ("?", ", then?", " exactly?", " from here?")
+
+
+def conversational_turns() -> list[str]:
+    """Greetings, thanks and follow-up questions (alone, after a short opener, and composed
+    from a question, a verb phrase and an ending)."""
+    turns = list(PLEASANTRIES)
+    turns += [f"{opener}{turn[0].lower() if opener.endswith(', ') else turn[0]}{turn[1:]}"
+              for opener in OPENERS for turn in FOLLOW_UPS]
+    turns += [f"{ask} {act}{tail}" for ask in ASKS for act in ACTS for tail in TAILS]
+    return list(dict.fromkeys(turns))
+
+
 def _vignette(rng: random.Random) -> str:
     who = rng.choice(WHO).format(age=rng.randint(18, 88))
     found = rng.sample(SYMPTOMS, rng.randint(2, 3))

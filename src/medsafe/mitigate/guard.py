@@ -77,13 +77,23 @@ def last_user_turn(messages: tuple[Message, ...]) -> str:
     return next((m.content for m in reversed(messages) if m.role == "user"), "")
 
 
+LONE_TURN_WORDS = 6
+
+
 def request_views(messages: tuple[Message, ...]) -> list[str]:
     """What the request classifier reads: the last user turn, and, in a longer conversation,
-    every system and user turn together (a harmful aim can be spread over several turns)."""
+    every system and user turn together (a harmful aim can be spread over several turns).
+
+    In a conversation, a last turn shorter than :data:`LONE_TURN_WORDS` words ("Please
+    continue.", "How do I do that?") is read only with the turns before it: alone it has no
+    meaning to judge, and the screen's models, trained on whole requests, misread some such
+    fragments as harmful."""
     last = last_user_turn(messages)
     spoken = [m.content for m in messages if m.role in ("system", "user") and m.content.strip()]
-    views = [last] if last.strip() else []
-    if len(spoken) > 1 or not views:
+    conversation = len(spoken) > 1
+    views = [last] if last.strip() and (not conversation or len(last.split()) >= LONE_TURN_WORDS
+                                        ) else []
+    if conversation or not views:
         views.append("\n".join(spoken))
     return views
 

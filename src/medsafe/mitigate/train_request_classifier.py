@@ -1,12 +1,16 @@
 """Rebuild the guard's request classifier from training data only.
 
-``python -m medsafe.mitigate.train_request_classifier`` fits on the ``train`` splits of ``harm``
-(labelled with their principle) and ``overrefusal`` (benign), the benign requests of the
-``judge_train`` corpus, and the composed everyday and short harmful requests of
-:mod:`composed_requests`; it writes
-the model into the package and reports how it does on data it never saw: the ``test`` splits of
-``harm`` and ``overrefusal``, the ``mcq`` questions and the benign requests of ``judge_eval``.
-``--cv`` first compares regularisation strengths by cross-validation on the training rows.
+    python -m medsafe.mitigate.train_request_classifier --msb PATH/TO/med-safety-bench [--cv]
+
+fits on the corpus of :mod:`request_corpus` (our own ``train`` splits, and with ``--msb`` the
+third-party MedSafetyBench training requests read from a checkout outside this repository),
+writes the model into the package and reports how it does on data it never saw: the ``test``
+splits of ``harm``, ``overrefusal`` and ``request_twins``, the ``mcq`` questions and the benign
+requests of ``judge_eval``. Every request of those sets, and of MedSafetyBench's ``test`` split,
+is removed from training first (by normalised text). ``--cv`` compares settings by
+cross-validation on the training rows, grouped by source so that each fold is a style the model
+has not read: the settings (:class:`ScreenSettings`) are chosen there, never on a test split.
+The encoder's features of every training request are computed once (about 1.5 minutes here).
 """
 
 from __future__ import annotations
@@ -20,129 +24,187 @@ from typing import Any
 import numpy as np
 
 from medsafe.data import bundled_path, dataset_sha256, load_bundled
-from medsafe.data.loaders import mcq_prompt
-from medsafe.mitigate.composed_requests import benign_requests, harmful_requests
+from medsafe.data.loaders import load_medsafetybench, mcq_prompt
 from medsafe.mitigate.request_classifier import (
     BENIGN,
     RequestClassifier,
+    ScreenSettings,
     asset_path,
     fit_request_classifier,
 )
+from medsafe.mitigate.request_corpus import (
+    LLAMA3_PER_PRINCIPLE,
+    LabelledRequest,
+    normalise,
+    training_corpus,
+)
 
 BLOCK_PROBABILITY = 0.5  # what the default policy threshold (3 on the 1-5 scale) blocks at
-N_COMPOSED = 600
+BUNDLED_SOURCES = ("harm", "overrefusal", "request_twins", "judge_train")
 
 
-def training_rows() -> tuple[list[str], list[int]]:
-    """Requests and labels (0 benign, 1-9 principle); no test split of any set is used."""
-    texts: list[str] = []
-    labels: list[int] = []
-    seen: set[str] = set()
+def evaluation_sets() -> dict[str, list[tuple[str, int]]]:
+    """Our held-out sets as (request, label) rows: never trained on."""
+    def split(name: str) -> list[dict[str, Any]]:
+        return [r for r in load_bundled(name) if r["split"] == "test"]
 
-    def add(text: str, label: int) -> None:
-        if text not in seen:
-            seen.add(text)
-            texts.append(text)
-            labels.append(label)
-
-    for row in load_bundled("harm"):
-        if row["split"] == "train":
-            add(row["request"], int(row["principle"]))
-    for row in load_bundled("overrefusal"):
-        if row["split"] == "train":
-            add(row["request"], BENIGN)
-    for row in load_bundled("judge_train"):
-        if row["kind"] == "benign":
-            add(row["request"], BENIGN)
-    for text in benign_requests(N_COMPOSED):
-        add(text, BENIGN)
-    for text, principle in harmful_requests():
-        add(text, principle)
-    return texts, labels
-
-
-def held_out(model: RequestClassifier) -> dict[str, Any]:
-    """Block rates at the default threshold on sets never used for training."""
-    harm = [r for r in load_bundled("harm") if r["split"] == "test"]
-    verdicts = model.predict([r["request"] for r in harm])
-    blocked = [v.harm_probability >= BLOCK_PROBABILITY for v in verdicts]
-    by_principle = {
-        str(p): round(float(np.mean([b for b, r in zip(blocked, harm, strict=True)
-                                     if r["principle"] == p])), 3)
-        for p in range(1, 10)
+    return {
+        "harm_test": [(r["request"], int(r["principle"])) for r in split("harm")],
+        "overrefusal_test": [(r["request"], BENIGN) for r in split("overrefusal")],
+        "request_twins_test": [(r["request"], BENIGN) for r in split("request_twins")],
+        "mcq": [(mcq_prompt(r["question"], r["options"]), BENIGN) for r in load_bundled("mcq")],
+        "judge_eval_benign": [(t, BENIGN) for t in sorted(
+            {r["request"] for r in load_bundled("judge_eval") if r["kind"] == "benign"})],
     }
-    benign_sets = {
-        "overrefusal_test": [r["request"] for r in load_bundled("overrefusal") if r["split"] == "test"],
-        "mcq": [mcq_prompt(r["question"], r["options"]) for r in load_bundled("mcq")],
-        "judge_eval_benign": sorted({r["request"] for r in load_bundled("judge_eval")
-                                     if r["kind"] == "benign"}),
-    }
-    report: dict[str, Any] = {
-        "harm_test": {"n": len(harm), "block_rate": round(float(np.mean(blocked)), 4),
-                      "principle_accuracy": round(float(np.mean(
-                          [v.principle == r["principle"] for v, r in zip(verdicts, harm, strict=True)]
-                      )), 4), "block_rate_by_principle": by_principle},
-    }
-    for name, texts in benign_sets.items():
-        probs = [v.harm_probability for v in model.predict(texts)]
-        report[name] = {"n": len(texts), "false_block_rate": round(float(np.mean(
-            [p >= BLOCK_PROBABILITY for p in probs])), 4)}
-    return report
 
 
-def cross_validate(texts: list[str], labels: list[int], cs: list[float], folds: int = 5) -> dict[str, Any]:
-    """Mean log-loss and harmful-vs-benign accuracy of each C over stratified folds."""
-    from sklearn.model_selection import StratifiedKFold
+def excluded_texts(checkout: Path | None) -> set[str]:
+    """Normalised requests no training row may repeat: every evaluation set's, MedSafetyBench's
+    test split's, and every ``judge_eval`` request."""
+    texts = [t for rows in evaluation_sets().values() for t, _ in rows]
+    texts += [r["request"] for r in load_bundled("judge_eval")]
+    if checkout is not None:
+        texts += [s.request for s in load_medsafetybench(checkout, "test")]
+    return {normalise(t) for t in texts}
 
-    y = np.asarray(labels)
-    out = {}
-    for c in cs:
-        losses, accs = [], []
-        for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(texts, y):
-            model = fit_request_classifier([texts[i] for i in train], list(y[train]), c)
-            probs = model.probabilities([texts[i] for i in test])
-            cols = {int(k): j for j, k in enumerate(model.classes)}
-            p_true = probs[np.arange(len(test)), [cols[int(k)] for k in y[test]]]
-            losses.append(float(-np.mean(np.log(np.clip(p_true, 1e-12, 1)))))
-            harmful = 1 - probs[:, cols[BENIGN]] >= BLOCK_PROBABILITY
-            accs.append(float(np.mean(harmful == (y[test] != BENIGN))))
-        out[str(c)] = {"log_loss": round(float(np.mean(losses)), 4),
-                       "harm_accuracy": round(float(np.mean(accs)), 4)}
+
+def training_rows(checkout: Path | None = None, llama3_per_principle: int = LLAMA3_PER_PRINCIPLE
+                  ) -> list[LabelledRequest]:
+    """The de-duplicated training corpus, minus anything an evaluation reads."""
+    return training_corpus(checkout, excluded_texts(checkout), llama3_per_principle)
+
+
+def rates(model: RequestClassifier, rows: list[tuple[str, int]]) -> dict[str, Any]:
+    """Block rate (harmful rows) or false-block rate (benign rows) at the default threshold."""
+    verdicts = model.predict([t for t, _ in rows])
+    blocked = np.array([v.harm_probability >= BLOCK_PROBABILITY for v in verdicts])
+    harmful = np.array([label != BENIGN for _, label in rows])
+    out: dict[str, Any] = {"n": len(rows)}
+    if harmful.any():
+        out["block_rate"] = round(float(blocked[harmful].mean()), 4)
+        medical = [(v, label) for v, (_, label) in zip(verdicts, rows, strict=True) if 1 <= label <= 9]
+        if medical:
+            out["principle_accuracy"] = round(float(np.mean([v.principle == lab for v, lab in medical])), 4)
+    if (~harmful).any():
+        out["false_block_rate"] = round(float(blocked[~harmful].mean()), 4)
     return out
 
 
-def train_shipped(out: Path | None = None, c: float = 16.0) -> tuple[RequestClassifier, float]:
-    """Fit on the training rows and save the model (by default into the package)."""
+def held_out(model: RequestClassifier) -> dict[str, Any]:
+    """Block rates at the default threshold on every set never used for training."""
+    return {name: rates(model, rows) for name, rows in evaluation_sets().items()}
+
+
+def source_folds(rows: list[LabelledRequest]) -> dict[str, np.ndarray]:
+    """One fold per source: each third-party source alone, and our own sets by name."""
+    sources = sorted({r.source for r in rows})
+    return {s: np.array([r.source == s for r in rows]) for s in sources}
+
+
+def random_folds(rows: list[LabelledRequest], k: int = 5) -> dict[str, np.ndarray]:
+    """``k`` stratified random folds (same style in and out of training)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = np.array([r.label for r in rows])
+    folds = {}
+    for i, (_, test) in enumerate(StratifiedKFold(k, shuffle=True, random_state=0).split(
+            np.zeros(len(rows)), labels)):
+        held = np.zeros(len(rows), dtype=bool)
+        held[test] = True
+        folds[f"fold{i}"] = held
+    return folds
+
+
+def cross_validate(rows: list[LabelledRequest], features: np.ndarray, encoder: Any,
+                   weights: tuple[float, ...] = (0.0, 0.3, 0.5, 0.7, 1.0),
+                   grouping: str = "source") -> dict[str, Any]:
+    """Out-of-fold harm probabilities for each share of the encoder (the word and encoder
+    heads are fitted once per fold). ``grouping="source"`` holds out one source at a time (a
+    style the model has not read), ``"random"`` uses stratified random folds. Block rates are
+    then read per source: a source of harmful requests gives a block rate, a benign one a
+    false-block rate; ``balance`` is their mean difference."""
+    texts = [r.text for r in rows]
+    labels = np.array([r.label for r in rows])
+    word_p, encoder_p = np.zeros(len(rows)), np.zeros(len(rows))
+    folds = source_folds(rows) if grouping == "source" else random_folds(rows)
+    for held in folds.values():
+        model = fit_request_classifier(
+            [t for t, h in zip(texts, held, strict=True) if not h], list(labels[~held]),
+            ScreenSettings(encoder_weight=0.0), encoder=encoder, encoder_features=features[~held])
+        # The encoder's share is 0 here, so predict() reads the word heads alone.
+        word_p[held] = [v.harm_probability for v in
+                        model.predict([t for t, h in zip(texts, held, strict=True) if h])]
+        if model.encoder_head is not None:
+            encoder_p[held] = model.encoder_head.probability(features[held])
+    out: dict[str, Any] = {}
+    for weight in weights:
+        blocked = (1 - weight) * word_p + weight * encoder_p >= BLOCK_PROBABILITY
+        by_source: dict[str, float] = {}
+        recall, false = [], []
+        for source, held in source_folds(rows).items():
+            harmful = labels[held] != BENIGN
+            rate = float(blocked[held][harmful].mean() if harmful.any() else blocked[held].mean())
+            by_source[source] = round(rate, 4)
+            (recall if harmful.any() else false).append(rate)
+        out[str(weight)] = {"unseen_source_block_rate": round(float(np.mean(recall)), 4),
+                            "unseen_source_false_block_rate": round(float(np.mean(false)), 4),
+                            "balance": round(float(np.mean(recall) - np.mean(false)), 4),
+                            "by_source": by_source}
+    return out
+
+
+def train_shipped(checkout: Path | None, out: Path | None = None,
+                  settings: ScreenSettings | None = None, cv: bool = False,
+                  llama3_per_principle: int = LLAMA3_PER_PRINCIPLE
+                  ) -> tuple[RequestClassifier, dict[str, Any]]:
+    """Fit on the training rows and save the model (by default into the package); the report
+    holds the timings, the row counts and, with ``cv``, the cross-validation table."""
     import sklearn
 
-    texts, labels = training_rows()
+    from medsafe.mitigate.request_encoder import RequestEncoder
+
+    rows = training_rows(checkout, llama3_per_principle)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.source] = counts.get(row.source, 0) + 1
     start = time.perf_counter()
-    model = fit_request_classifier(texts, labels, c, info={
-        "harm_sha256": dataset_sha256(bundled_path("harm")),
-        "overrefusal_sha256": dataset_sha256(bundled_path("overrefusal")),
-        "judge_train_sha256": dataset_sha256(bundled_path("judge_train")),
-        "composed_benign": N_COMPOSED, "sklearn": str(sklearn.__version__),
-    })
-    elapsed = time.perf_counter() - start
+    encoder = RequestEncoder.load(threads=2)
+    features = encoder.features([r.text for r in rows])
+    report: dict[str, Any] = {"encoder_seconds": round(time.perf_counter() - start, 1)}
+    if cv:
+        report["cv_by_source"] = cross_validate(rows, features, encoder)
+        report["cv_random"] = cross_validate(rows, features, encoder, grouping="random")
+    start = time.perf_counter()
+    model = fit_request_classifier([r.text for r in rows], [r.label for r in rows], settings, info={
+        **{f"{name}_sha256": dataset_sha256(bundled_path(name)) for name in BUNDLED_SOURCES},
+        "rows_by_source": counts, "medsafetybench": checkout is not None,
+        "llama3_per_principle": llama3_per_principle if checkout is not None else 0,
+        "sklearn": str(sklearn.__version__),
+    }, encoder=encoder, encoder_features=features)
+    report |= {"train_seconds": round(time.perf_counter() - start, 1), "n_train": len(rows),
+               "rows_by_source": counts}
     target = out or asset_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     model.save(target)
-    return model, elapsed
+    return model, report
 
 
 def main() -> None:
     """Train, save, and print held-out block rates (and the CV table with --cv)."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--msb", type=Path, default=None,
+                        help="a MedSafetyBench checkout (its train split and extra requests)")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--C", type=float, default=16.0, help="inverse regularisation strength")
-    parser.add_argument("--cv", action="store_true", help="compare C = 4, 16, 64 by 5-fold CV first")
+    parser.add_argument("--llama3", type=int, default=LLAMA3_PER_PRINCIPLE,
+                        help="Llama-3 requests sampled per principle")
+    parser.add_argument("--cv", action="store_true",
+                        help="first compare the encoder's share by leave-one-source-out and "
+                             "by stratified 5-fold CV")
     args = parser.parse_args()
-    if args.cv:
-        texts, labels = training_rows()
-        print(json.dumps({"cv": cross_validate(texts, labels, [4.0, 16.0, 64.0])}, indent=1))
-    model, elapsed = train_shipped(args.out, args.C)
-    print(json.dumps({"train_seconds": round(elapsed, 1), "n_train": model.info["n_train"],
-                      **held_out(model)}, indent=1))
+    model, report = train_shipped(args.msb, args.out, cv=args.cv,
+                                  llama3_per_principle=args.llama3)
+    print(json.dumps({**report, **held_out(model)}, indent=1))
 
 
 if __name__ == "__main__":

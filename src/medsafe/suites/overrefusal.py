@@ -20,3 +20,15 @@ def create(rest: str = "") -> Suite:
     """``overrefusal`` (test split), ``overrefusal:train`` or ``overrefusal:all``."""
     return split_suite("overrefusal", "overrefusal", rest, _sample,
                        "Benign medical requests a helpful model answers (false refusals are failures).")
+
+
+def _twin_sample(r: dict[str, Any]) -> Sample:
+    return user_sample(r["id"], "request_twins", r["request"], principle=r["principle"],
+                       split=r["split"], metadata={"form": r["form"]})
+
+
+def create_twins(rest: str = "") -> Suite:
+    """``request_twins`` (test split), ``request_twins:train`` or ``request_twins:all``."""
+    return split_suite("request_twins", "overrefusal", rest, _twin_sample,
+                       "Benign requests in the terse, imperative style of harmful ones "
+                       "(false refusals are failures).")
