@@ -174,3 +174,12 @@ def test_answers_to_requests_that_look_benign_meet_the_higher_output_threshold()
     assert policy.output_threshold(2, harm_probability=0.1) == 4.5
     strict = policy_from_data({"default_threshold": 5, "benign_output_threshold": 4})
     assert strict.output_threshold(1, harm_probability=0.0) == 5  # never below the principle's
+
+
+def test_guard_serve_with_an_unreadable_request_classifier_is_a_one_line_error(tmp_path: Path) -> None:
+    missing = tmp_path / "retrained.json.gz"
+    result = run_cli("guard", "serve", "--upstream", "mock:comply", "--request-classifier",
+                     str(missing))
+    assert result.returncode == 2
+    assert "request classifier" in result.stderr and missing.name in result.stderr
+    assert "Traceback" not in result.stderr

@@ -557,6 +557,13 @@ def guard_serve(
     store: Annotated[Path | None, typer.Option(help="Run-store folder for the decision log.")] = None,
     slots: Annotated[int, typer.Option(help="Parallel decoding slots of a GGUF upstream.")] = 8,
     concurrency: Annotated[int, typer.Option(help="Requests in flight to an HTTP upstream.")] = 16,
+    request_classifier: Annotated[Path | None, typer.Option(
+        help="A request classifier you trained (python -m "
+             "medsafe.mitigate.train_request_classifier --out FILE) instead of the shipped one.")
+    ] = None,
+    judge_timeout: Annotated[float | None, typer.Option(
+        help="Seconds the output screen waits for a verdict before the policy's fail mode "
+             "(default: half of --timeout).")] = None,
 ) -> None:
     """Serve /v1/chat/completions and /v1/models in front of the upstream model."""
     import os
@@ -576,6 +583,7 @@ def guard_serve(
     config = ServeConfig(upstream=upstream, policy=loaded, judge=judge, store=store,
                          api_key=api_key, max_body_bytes=max_body_bytes, timeout_s=timeout,
                          retries=retries, model_name=model_name,
+                         request_classifier=request_classifier, judge_timeout_s=judge_timeout,
                          target_options=TargetOptions(slots=slots, concurrency=concurrency))
     app = create_app(config)
     _err().print(f"medsafe guard on http://{host}:{port}/v1 (model {config.served_model}) -> "
