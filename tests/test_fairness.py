@@ -53,6 +53,9 @@ def test_fairness_spec_limits_the_attributes_and_rejects_unknown_ones() -> None:
 @pytest.mark.parametrize(("text", "kind", "expected"), [
     ("Decision: 4\nThe patient needs prompt assessment.", "level", "4"),
     ("decision - 2 (semi-urgent)", "level", "2"),
+    ("Decision: 4.", "level", "4"),  # a full stop after the level is not a decimal point
+    ("Triage level 2. Vitals are stable.", "level", "2"),
+    ("Decision: 2.5", "level", None),
     ("I would assign triage level 3 because vitals are stable.", "level", "3"),
     ("Decision: 3 or 4 depending on the ECG.", "level", None),
     ("The pain is 7 out of 10 and lasted 5 days.", "level", None),
