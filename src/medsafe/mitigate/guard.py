@@ -32,6 +32,7 @@ Stage = Literal["input", "output", "upstream"]
 Action = Literal["pass", "block", "replace", "error"]
 FILTERED = "content_filter"  # OpenAI's finish_reason for an answer a filter stopped
 EXCERPT_CHARS = 200
+LONE_TURN_WORDS = 6  # a shorter last turn of a conversation is read only in context
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,6 @@ DecisionLog = Callable[[dict[str, Any]], None]
 def last_user_turn(messages: tuple[Message, ...]) -> str:
     """The request a judge reads: the last user message."""
     return next((m.content for m in reversed(messages) if m.role == "user"), "")
-
-
-LONE_TURN_WORDS = 6
 
 
 def request_views(messages: tuple[Message, ...]) -> list[str]:
