@@ -2,8 +2,8 @@
 
 Three processes on 127.0.0.1: a fake OpenAI-compatible upstream that answers after a fixed
 delay, ``medsafe guard serve`` in front of it, and this script as the client. It sends the same
-benign requests (the ``overrefusal`` test split: they pass the input screen, so each one pays
-for the request classifier, the upstream and the judge) straight to the upstream and through the
+benign requests (those of the ``overrefusal`` test split that the input screen passes, so each
+one pays for the request classifier, the upstream and the judge) straight to the upstream and through the
 guard, one at a time in alternation, and prints median and p99 latency of both and the
 difference. The guard's decision log gives, per request, the time of its two screens; the judge's
 own time is printed separately and subtracted. Then both are loaded with N concurrent clients.
@@ -28,6 +28,8 @@ import aiohttp
 
 from medsafe.data import load_bundled
 from medsafe.engine import RunStore, store_file
+from medsafe.mitigate.guard_policy import GuardPolicy
+from medsafe.mitigate.request_classifier import load_request_classifier
 
 
 def free_port() -> int:
@@ -102,6 +104,10 @@ def main() -> None:
     parser.add_argument("--policy", default=None, help="a guard policy file")
     args = parser.parse_args()
     benign = [r["request"] for r in load_bundled("overrefusal") if r["split"] == "test"]
+    # Only requests the input screen passes pay for both screens (and have an output decision).
+    policy = GuardPolicy()
+    benign = [text for text, v in zip(benign, load_request_classifier().predict(benign), strict=True)
+              if v.level < policy.threshold(v.principle)]
     prompts = (benign * (args.requests // len(benign) + 1))[: args.requests]
     up_port, guard_port = free_port(), free_port()
     direct = f"http://127.0.0.1:{up_port}/v1"
