@@ -33,8 +33,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if not counts:
         return
     report = dict(sorted(counts.items()))
-    if config.cache is not None:
-        path = config.cache.mkdir("reliability") / "counts.json"
+    cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
+    if cache is not None:
+        path = cache.mkdir("reliability") / "counts.json"
         path.write_text(json.dumps(report, indent=2))
         terminalreporter.write_line(f"reliability counts (also in {path}):")
     terminalreporter.write_line("  " + ", ".join(f"{k} {v}" for k, v in report.items()))

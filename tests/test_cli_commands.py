@@ -34,6 +34,12 @@ def runs_listed(store: Path) -> dict[str, str]:
     return dict(re.findall(r"│ (\d{8}-\d{6}-[0-9a-f]{6}) +│ (\w+) +│", result.stdout))
 
 
+def interruptible() -> None:
+    """Give the child the default Ctrl-C: a shell that starts the test suite in the background
+    (``pytest &``) ignores SIGINT, the child would inherit that, and Ctrl-C would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_until(condition: object, what: str, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():  # type: ignore[operator]
@@ -51,7 +57,8 @@ def test_eval_resume_run_id_finishes_a_stopped_run_with_no_gap_and_no_repeat(
                 f"jsonl:{prompts}", "--judge", "mock:refusal", "--store", str(store),
                 "--concurrency", "2", "--out", str(out)]
         proc = subprocess.Popen([sys.executable, "-m", "medsafe", *args],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=interruptible)
         try:
             # Every answer but the held one is committed: the run cannot finish, so it is
             # stopped part way for certain, as a user stops it with Ctrl-C.
@@ -140,7 +147,8 @@ def test_view_serves_the_stores_runs_until_stopped_and_refuses_a_missing_store(
     (run_id,) = runs_listed(store)
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "medsafe", "view", "--store", str(store),
-                             "--port", str(port)], stderr=subprocess.PIPE, text=True)
+                             "--port", str(port)], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
     try:
         def up() -> bool:
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
