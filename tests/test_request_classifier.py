@@ -144,7 +144,9 @@ def test_a_model_with_an_encoder_head_saves_loads_and_mixes_both_views(tmp_path:
     assert loaded.encoder_head is not None
     words = fit_request_classifier(texts, labels, ScreenSettings(encoder_weight=0.0),
                                    encoder=encoder)
-    assert words.encoder_head is not None  # fitted, but given no share
+    assert words.encoder_head is not None  # fitted, but given no share ...
+    words.save(tmp_path / "words.json.gz")
+    assert RequestClassifier.load(tmp_path / "words.json.gz").encoder is None  # ... nor loaded
     word_p = np.array([v.harm_probability for v in words.predict(probe)])
     encoder_p = loaded.encoder_head.probability(encoder.features(probe))
     mixed = np.array([v.harm_probability for v in loaded.predict(probe)])
@@ -154,7 +156,8 @@ def test_a_model_with_an_encoder_head_saves_loads_and_mixes_both_views(tmp_path:
 def test_a_model_trained_on_another_encoder_refuses_to_load(tmp_path: Path) -> None:
     encoder = load_request_encoder()
     model = fit_request_classifier(["fake a sick note", "what is gout", "forge a prescription",
-                                    "treat asthma"], [2, 0, 3, 0], encoder=encoder)
+                                    "treat asthma"], [2, 0, 3, 0], ScreenSettings(encoder_weight=0.5),
+                                   encoder=encoder)
     model.save(tmp_path / "m.json.gz")
     with gzip.open(tmp_path / "m.json.gz", "rt") as fh:
         data = json.load(fh)
@@ -232,7 +235,7 @@ def test_a_request_split_over_turns_is_blocked_by_the_view_that_joins_them() -> 
     model = load_request_classifier()
     last_turn, joined = model.predict(request_views(conversation))
     assert request_views(conversation) == [ask, f"{aim}\n{ask}"]
-    assert last_turn.harm_probability < 0.1 and joined.harm_probability >= 0.5
+    assert last_turn.harm_probability < 0.5 <= joined.harm_probability
     upstream = resolve_target("mock:comply")
     guard = Guard(upstream, resolve_judge("mock:1"), GuardPolicy(), model)
     outcome = asyncio.run(guard.respond(conversation, GenerationParams()))

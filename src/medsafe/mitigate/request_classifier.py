@@ -101,7 +101,7 @@ class ScreenSettings:
     c: float = 4.0
     principle_c: float = 1.0
     encoder_c: float = 0.1
-    encoder_weight: float = 0.3
+    encoder_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -223,6 +223,8 @@ class RequestClassifier:
                 vectorizers[name] = vec
             head = data.get("encoder_head")
             encoder_head = None if head is None else EncoderHead.from_json(head)
+            if encoder_head is not None and encoder_head.weight == 0:
+                encoder_head = None  # given no share: the encoder need not even be loaded
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise MedsafeError(f"cannot read the guard's request classifier {path}: {exc}") from exc
         if encoder_head is not None and encoder is None:

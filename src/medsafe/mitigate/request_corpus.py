@@ -34,7 +34,7 @@ from medsafe.mitigate.composed_requests import (
 
 BENIGN = 0
 GENERAL = 10
-N_COMPOSED = 600
+N_COMPOSED = 1200
 LLAMA3_PER_PRINCIPLE = 300
 LLAMA3_SEED = 20261207
 # Generated lines shorter than this are fragments ("Sure!"), longer ones are run-on generations.

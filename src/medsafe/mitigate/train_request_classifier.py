@@ -198,11 +198,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--llama3", type=int, default=LLAMA3_PER_PRINCIPLE,
                         help="Llama-3 requests sampled per principle")
+    parser.add_argument("--encoder-weight", type=float, default=ScreenSettings().encoder_weight,
+                        help="share of the encoder head in the harm probability (0 = words only)")
     parser.add_argument("--cv", action="store_true",
                         help="first compare the encoder's share by leave-one-source-out and "
                              "by stratified 5-fold CV")
     args = parser.parse_args()
-    model, report = train_shipped(args.msb, args.out, cv=args.cv,
+    settings = ScreenSettings(encoder_weight=args.encoder_weight)
+    model, report = train_shipped(args.msb, args.out, settings, cv=args.cv,
                                   llama3_per_principle=args.llama3)
     print(json.dumps({**report, **held_out(model)}, indent=1))
 
