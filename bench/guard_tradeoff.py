@@ -122,6 +122,7 @@ def draw_sample(rows: dict[tuple[str, str], dict[str, dict]], suite: str, n: int
         sheet.append({"key": key, "request": row["messages"][-1]["content"],
                       "response": row["response"]})
         keys.append({"key": key, "item": row["sample_id"], "target": target})
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in sheet))
     key_file = out.with_suffix(".key.jsonl")
     key_file.write_text("".join(json.dumps(r) + "\n" for r in keys))

@@ -55,8 +55,9 @@ class RequestEncoder:
         try:
             import onnx
             import onnxruntime as ort
-        except ImportError as exc:  # pragma: no cover - both are main dependencies
-            raise MissingDependencyError("the guard's request screen", "guard") from exc
+        except ImportError as exc:
+            raise MissingDependencyError("reading requests through the encoder", "guard-train"
+                                         ) from exc
         model_path = (folder or asset_dir()) / "model.onnx"
         if not model_path.is_file():
             raise MedsafeError(f"the encoder model is missing ({model_path}): reinstall medsafe")
