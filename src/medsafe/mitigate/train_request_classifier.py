@@ -167,11 +167,16 @@ def train_shipped(checkout: Path | None, out: Path | None = None,
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.source] = counts.get(row.source, 0) + 1
-    start = time.perf_counter()
-    encoder = RequestEncoder.load(threads=2)
-    features = encoder.features([r.text for r in rows])
-    report: dict[str, Any] = {"encoder_seconds": round(time.perf_counter() - start, 1)}
+    settings = settings or ScreenSettings()
+    report: dict[str, Any] = {}
+    encoder, features = None, None
+    if cv or settings.encoder_weight > 0:  # a words-only screen needs neither onnx nor the encoder
+        start = time.perf_counter()
+        encoder = RequestEncoder.load(threads=2)
+        features = encoder.features([r.text for r in rows])
+        report["encoder_seconds"] = round(time.perf_counter() - start, 1)
     if cv:
+        assert features is not None
         report["cv_by_source"] = cross_validate(rows, features, encoder)
         report["cv_random"] = cross_validate(rows, features, encoder, grouping="random")
     start = time.perf_counter()
@@ -180,7 +185,7 @@ def train_shipped(checkout: Path | None, out: Path | None = None,
         "rows_by_source": counts, "medsafetybench": checkout is not None,
         "llama3_per_principle": llama3_per_principle if checkout is not None else 0,
         "sklearn": str(sklearn.__version__),
-    }, encoder=encoder, encoder_features=features)
+    }, encoder=encoder if settings.encoder_weight > 0 else None, encoder_features=features)
     report |= {"train_seconds": round(time.perf_counter() - start, 1), "n_train": len(rows),
                "rows_by_source": counts}
     target = out or asset_path()
