@@ -168,7 +168,7 @@ def test_an_item_outside_the_drawn_sample_is_refused(run, tmp_path) -> None:
 
 @settings(deadline=None, max_examples=200)
 @given(st.one_of(st.text(max_size=6), st.integers(-10, 20), st.floats(allow_nan=True),
-                 st.booleans(), st.none()))
+                 st.booleans(), st.none(), st.sampled_from(["²", "٣", "４", " 3 "])))
 def test_score_parser_accepts_exactly_the_integers_one_to_five(value) -> None:
     valid = (not isinstance(value, bool) and isinstance(value, int | str)
              and str(value).strip() in {"1", "2", "3", "4", "5"})

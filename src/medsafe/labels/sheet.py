@@ -106,7 +106,8 @@ def _score(value: Any, path: Path, line: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InputError(path, line, "score", f"{value!r} is not a score 1-5")
     text = str(value).strip()
-    if not text.isdigit() or not 1 <= int(text) <= 5:
+    # Compared as text: str.isdigit() accepts characters such as "²" that int() refuses.
+    if text not in {"1", "2", "3", "4", "5"}:
         raise InputError(path, line, "score", f"{text!r} is not a score 1-5")
     return int(text)
 
