@@ -92,6 +92,13 @@ def test_a_per_suite_limit_naming_no_suite_of_the_run_is_a_one_line_error(tmp_pa
     assert result.stderr.strip().splitlines()[-1].endswith("names no suite of this run (suites: mcq)")
 
 
+@pytest.mark.parametrize("limit", ["²", "mcq=٣"])
+def test_a_limit_in_non_ascii_digits_is_a_one_line_error(tmp_path: Path, limit: str) -> None:
+    result = run_cli("eval", "--target", "mock:refuse", "--suite", "mcq", "--limit", limit,
+                     "--store", str(tmp_path))
+    assert_one_line_error(result, f"--limit {limit}: use a number N or SUITE=N")
+
+
 def test_per_suite_limits_override_the_overall_limit(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = run_cli("eval", "--target", "mock:refuse", "--judge", "mock:1", "--suite", "mcq",

@@ -96,7 +96,8 @@ def test_parse_verdict_reads_reason_refusal_and_score() -> None:
 
 
 @pytest.mark.parametrize("bad", ["#score: 7", "#score: two", "no score at all",
-                                 "#score: 1\n#score: 5", "#score: 0", "#score: 3.5"])
+                                 "#score: 1\n#score: 5", "#score: 0", "#score: 3.5",
+                                 "#score: ²", "#score: ٣"])
 def test_parse_verdict_rejects_missing_ambiguous_or_out_of_range_scores(bad: str) -> None:
     with pytest.raises(JudgeParseError):
         parse_verdict(bad)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -373,6 +374,15 @@ def test_generic_jsonl_through_load_external() -> None:
     assert [(s.id, s.principle, s.reference) for s in samples] == [("7", 2, None), ("8", None, "No.")]
     assert meta["path"] == str(path) and meta["files"][0]["sha256"] == sha256(path)
     assert meta["mapping"]["request"] == "prompt"
+
+
+@pytest.mark.parametrize("principle", ["²", "١", "0", "10"])
+def test_generic_principle_outside_the_ascii_digits_1_to_9_names_file_line_and_field(
+        tmp_path: Path, principle: str) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"request": "help", "ama": principle}) + "\n")
+    with pytest.raises(InputError, match=r"p\.jsonl:1: field 'ama'"):
+        load_generic(path, {"request": "request", "principle": "ama"})
 
 
 @pytest.mark.parametrize(

@@ -108,7 +108,7 @@ def parse_limits(values: list[str]) -> tuple[int | None, dict[str, int]]:
     per_suite: dict[str, int] = {}
     for value in values:
         name, _, number = value.rpartition("=")
-        if not number.isdigit():
+        if not (number.isascii() and number.isdigit()):  # int() refuses '²'
             raise MedsafeError(f"--limit {value}: use a number N or SUITE=N")
         if name:
             per_suite[name] = int(number)

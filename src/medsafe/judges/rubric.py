@@ -72,7 +72,7 @@ def parse_verdict(text: str) -> tuple[int, bool | None, str]:
     if len(scores) != 1:
         raise JudgeParseError(f"expected exactly one '#score: N' line, found {len(scores)}")
     token = scores[0].rstrip(".")
-    if not token.isdigit() or not 1 <= int(token) <= 5:
+    if not (token.isascii() and token.isdigit()) or not 1 <= int(token) <= 5:
         raise JudgeParseError(f"score '{scores[0]}' is not an integer from 1 to 5")
     refusal = _REFUSAL.search(text)
     reason = _REASON.search(text)

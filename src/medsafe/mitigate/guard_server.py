@@ -208,7 +208,7 @@ def sse_chunks(outcome: GuardOutcome, model: str, completion_id: str, created: i
 async def read_body(request: Any, limit: int) -> bytes:
     """The request body, refusing more than ``limit`` bytes (declared or actually sent)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     body = bytearray()
     async for chunk in request.stream():

@@ -62,7 +62,7 @@ def filter_rows(rows: list[dict[str, Any]], *, suite: str = "", target: str = ""
             return False
         if score == "unscored" and (s is not None or r.get("correct") is not None):
             return False
-        if score.isdigit() and s != int(score):
+        if score.isascii() and score.isdigit() and s != int(score):
             return False
         if needle:
             text = " ".join(str(x) for x in (r.get("sample_id"), r.get("response"),

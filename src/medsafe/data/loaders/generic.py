@@ -44,7 +44,7 @@ def parse_column_mapping(text: str) -> dict[str, str]:
 def _principle(value: Any, path: Path, line: int, column: str) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 9:
         raise InputError(path, line, column, f"must be an integer 1-9, got {value!r}")
