@@ -114,6 +114,19 @@ class PairEncoder:
         return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": types}
 
 
+def cpu_session(model: str | bytes, threads: int) -> Any:
+    """An ONNX Runtime CPU session of a model file or serialised graph, with ``threads``
+    intra-op threads and one inter-op thread."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:  # pragma: no cover - onnxruntime is a main dependency
+        raise MissingDependencyError("the encoder judge", "encoder") from exc
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax."""
     z = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -144,20 +157,12 @@ class EncoderModel:
     @classmethod
     def load(cls, folder: Path, threads: int | None = None) -> EncoderModel:
         """Load ``model.onnx``, ``tokenizer.json`` and ``encoder.json`` from a folder."""
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:  # pragma: no cover - onnxruntime is a main dependency
-            raise MissingDependencyError("the encoder judge", "encoder") from exc
         for name in ("model.onnx", "tokenizer.json", "encoder.json"):
             if not (folder / name).is_file():
                 raise MedsafeError(f"{folder / name} is missing: an encoder judge folder holds "
                                    "model.onnx, tokenizer.json and encoder.json")
         info = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(folder / "model.onnx"), options,
-                                       providers=["CPUExecutionProvider"])
+        session = cpu_session(str(folder / "model.onnx"), threads or min(4, os.cpu_count() or 1))
         encoder = PairEncoder.from_file(folder / "tokenizer.json", int(info.get("max_length",
                                                                                 MAX_LENGTH)))
         companion = None

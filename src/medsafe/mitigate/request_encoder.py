@@ -14,7 +14,6 @@ on these features records the model's SHA-256 and refuses to load against anothe
 
 from __future__ import annotations
 
-import hashlib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,12 @@ from typing import Any
 import numpy as np
 
 from medsafe.errors import MedsafeError, MissingDependencyError
-from medsafe.judges.encoder import PairEncoder, asset_dir
+from medsafe.judges.encoder import PairEncoder, asset_dir, cpu_session
+from medsafe.targets.gguf import sha256_of
 
 HIDDEN = "/inner/bert/encoder/layer.5/output/LayerNorm/LayerNormalization_output_0"
 POOLED = "/inner/bert/pooler/activation/Tanh_output_0"
 BATCH = 32
-
-
-@cache
-def file_sha256(path: str, mtime_ns: int) -> str:
-    """SHA-256 of a (large) file, once per process and version of the file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class RequestEncoder:
@@ -54,7 +44,6 @@ class RequestEncoder:
         tensors exposed. One thread: the guard scores one short request at a time."""
         try:
             import onnx
-            import onnxruntime as ort
         except ImportError as exc:
             raise MissingDependencyError("reading requests through the encoder", "guard-train"
                                          ) from exc
@@ -70,13 +59,9 @@ class RequestEncoder:
         for name in (HIDDEN, POOLED):
             graph.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT,
                                                                          None))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(graph.SerializeToString(), options,
-                                       providers=["CPUExecutionProvider"])
+        session = cpu_session(graph.SerializeToString(), threads)
         encoder = PairEncoder.from_file(model_path.parent / "tokenizer.json")
-        return cls(session, encoder, file_sha256(str(model_path), model_path.stat().st_mtime_ns))
+        return cls(session, encoder, sha256_of(model_path))
 
     def features(self, texts: list[str]) -> np.ndarray:
         """768 features per request: the last layer's token mean, then the pooled vector."""
