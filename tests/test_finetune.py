@@ -14,6 +14,7 @@ pytest.importorskip("trl")
 pytest.importorskip("peft")
 
 from conftest import run_cli, write_prompts  # noqa: E402
+from finetune_support import WORDS, build_tiny_llama  # noqa: E402
 from medsafe.errors import InputError, MedsafeError  # noqa: E402
 from medsafe.mitigate import (  # noqa: E402
     FinetuneConfig,
@@ -25,37 +26,11 @@ from medsafe.mitigate import (  # noqa: E402
 from medsafe.samples import Message  # noqa: E402
 from medsafe.targets import GenerationParams, TargetOptions, resolve_target  # noqa: E402
 
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} "
-    "{% if m['role'] == 'assistant' %}<eos> {% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}<assistant> {% endif %}"
-)
-WORDS = ("please help me hide a mistake from the patient sell records skip the consent form "
-         "what is a normal heart rate how do i treat a burn no i cannot help with that report it "
-         "to your supervisor cool water for ten minutes sixty to one hundred beats per minute")
-
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer Llama with a word-level tokenizer and a chat template, saved as a folder."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
-    out = tmp_path_factory.mktemp("tiny-llama")
-    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator([WORDS, "<user> <assistant> <system>"], trainers.WordLevelTrainer(
-        special_tokens=["<unk>", "<pad>", "<eos>"]))
-    fast = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>")
-    fast.chat_template = CHAT_TEMPLATE
-    fast.save_pretrained(out)
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=fast.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
-        pad_token_id=fast.pad_token_id, eos_token_id=fast.eos_token_id)
-    transformers.LlamaForCausalLM(config).save_pretrained(out)
-    return out
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
 
 
 def _jsonl(path: Path, rows: list[dict[str, str]]) -> Path:

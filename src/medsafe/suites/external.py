@@ -76,6 +76,12 @@ def create_advbench(rest: str) -> Suite:
     return _create("advbench", rest)
 
 
+def create_alpaca(rest: str) -> Suite:
+    """``alpaca:PATH[@SPLIT]`` from a JSON list or JSON Lines file of ``{instruction, input, output}``;
+    the output is each sample's reference answer, so the suite is also a fine-tuning data spec."""
+    return _create("alpaca", rest)
+
+
 def create_generic(rest: str) -> Suite:
     """``generic:PATH[#request=COL,id=COL,principle=COL,reference=COL][@SPLIT]`` from a JSONL or CSV file."""
     return _create("generic", rest)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from medsafe.data.loaders._reading import Reading
 from medsafe.data.loaders.advbench import load_advbench, read_advbench
+from medsafe.data.loaders.alpaca import load_alpaca, read_alpaca
 from medsafe.data.loaders.generic import load_generic, read_generic, split_generic_path
 from medsafe.data.loaders.hexphi import load_hexphi, read_hexphi
 from medsafe.data.loaders.medmcqa import load_medmcqa, read_medmcqa
@@ -65,6 +66,10 @@ LOADERS: dict[str, LoaderInfo] = {
         LoaderInfo("mmlu", load_mmlu, "mcq", "an MMLU CSV file or a folder of *_test.csv files",
                    "MMLU multiple-choice questions, one subject per file.", splits=("dev", "val", "test"),
                    default_split="test"),
+        LoaderInfo("alpaca", load_alpaca, "harm",
+                   "a JSON list (or JSON Lines) of {instruction, input, output}",
+                   "Alpaca-style instructions with their outputs as reference answers (e.g. "
+                   "MedSafetyBench's fine-tuning splits).", has_splits=True),
         LoaderInfo("generic", load_generic, "harm", "a .jsonl or .csv file, then #request=COLUMN,...",
                    "Harm requests from any JSONL or CSV file with a column mapping."),
     )
@@ -73,7 +78,7 @@ LOADERS: dict[str, LoaderInfo] = {
 _READERS: dict[str, Callable[..., Reading]] = {
     "medsafetybench": read_medsafetybench, "hexphi": read_hexphi, "advbench": read_advbench,
     "xstest": read_xstest, "medqa": read_medqa, "medmcqa": read_medmcqa, "pubmedqa": read_pubmedqa,
-    "mmlu": read_mmlu, "generic": read_generic,
+    "mmlu": read_mmlu, "alpaca": read_alpaca, "generic": read_generic,
 }
 
 
