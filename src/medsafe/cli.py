@@ -551,7 +551,10 @@ def main() -> None:
     try:
         app()
     except MedsafeError as exc:
-        _err().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        # escaped: "pip install 'medsafe[inspect]'" is text, not a rich style tag
+        _err().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 
@@ -752,3 +755,4 @@ def gate_command(
 
     gates = [parse_gate(text) for text in gate]
     report_gates(gates, load_run(run, store).summary, junit)
+
