@@ -756,3 +756,23 @@ def gate_command(
     gates = [parse_gate(text) for text in gate]
     report_gates(gates, load_run(run, store).summary, junit)
 
+
+# --- Inspect interoperability (issue #20) ------------------------------------------------------
+
+
+@app.command("import-inspect")
+def import_inspect_command(
+    log: Annotated[Path, typer.Argument(help="An Inspect eval log (.eval or .json) of a medsafe "
+                                        "task, e.g. from `inspect eval medsafe/harm`.")],
+    out: Annotated[Path | None, typer.Option(help="Output folder (default STORE/RUN_ID).")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Turn an Inspect log of a medsafe task into a medsafe run (report, compare and labels work
+    on it); needs the inspect extra."""
+    from medsafe.interop import import_inspect_log
+
+    result = import_inspect_log(log, store=store, out_dir=out)
+    Console().print(summary_table(result.summary))
+    verb = "imported" if result.new else "was already imported as"
+    _err().print(f"{log} {verb} run {result.run_id}; wrote {result.out_dir}/summary.json, "
+                 "samples.jsonl and report.html", highlight=False, soft_wrap=True)
