@@ -19,7 +19,8 @@ def test_every_exported_name_resolves(name: str) -> None:
 
 @pytest.mark.parametrize("module", ["medsafe.api", "medsafe.targets", "medsafe.judges",
                                     "medsafe.suites", "medsafe.engine", "medsafe.data",
-                                    "medsafe.report", "medsafe.testing"])
+                                    "medsafe.report", "medsafe.testing",
+                                    "medsafe.gates", "medsafe.runfile", "medsafe.interop"])
 def test_subpackages_export_what_they_list(module: str) -> None:
     mod = importlib.import_module(module)
     for name in mod.__all__:

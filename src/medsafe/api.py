@@ -22,6 +22,7 @@ from medsafe.engine.paths import store_dir, store_file
 from medsafe.engine.pool import TargetPool
 from medsafe.engine.verdicts import CachedJudge
 from medsafe.errors import MedsafeError
+from medsafe.gates import Gate
 from medsafe.judges import Judge, resolve_judge
 from medsafe.report.outputs import build_summary, write_outputs
 from medsafe.suites import Suite, resolve_suite, stratified_subset
@@ -97,7 +98,8 @@ def _lock_run(store: RunStore, run_id: str) -> RunLock:
 async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
                     on_plan: Callable[[int, int], None] | None,
                     on_item: Callable[[str, bool], None] | None,
-                    execution: ExecutionOptions) -> tuple[str, bool]:
+                    execution: ExecutionOptions,
+                    run_file: dict[str, Any] | None = None) -> tuple[str, bool]:
     suites = load_suites(config)
     pool = TargetPool(config.target_options)
     lock: RunLock | None = None
@@ -105,6 +107,8 @@ async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
         targets = {spec: pool.get(spec) for spec in config.targets}
         judge = resolve_judge(config.judge, pool.get)
         meta = run_metadata(config, suites, targets, judge)
+        if run_file is not None:
+            meta["run_file"] = run_file  # not in the fingerprint: store, out and gates vary freely
         fingerprint = cache_key(meta["config"], meta["suites"], meta["targets"], meta["judge"])
         for target in targets.values():
             await target.preflight()
@@ -141,12 +145,15 @@ def evaluate(
     on_plan: Callable[[int, int], None] | None = None,
     on_item: Callable[[str, bool], None] | None = None,
     execution: ExecutionOptions | None = None,
+    run_file: dict[str, Any] | None = None,
 ) -> RunResult:
     """Evaluate the configured targets on the configured suites and write the run's outputs.
 
     Every response and verdict is committed to the run store as it arrives. Running the same
     configuration again continues an unfinished run; ``resume`` names a run to continue.
     ``execution`` chooses where generation and judging run (this process, or Ray workers).
+    ``run_file`` is the effective run file (:class:`medsafe.runfile.RunFile`, dumped), kept in
+    the metadata of a new run.
     """
     run_store = RunStore(store_file(store))
     try:
@@ -157,13 +164,34 @@ def evaluate(
             config = RunConfig.model_validate(run["config"])
         config = config or RunConfig()
         run_id, resumed = asyncio.run(_evaluate(config, run_store, resume, on_plan, on_item,
-                                                execution or ExecutionOptions()))
+                                                execution or ExecutionOptions(), run_file))
         out = out_dir or store_dir(store) / run_id
         summary = write_outputs(run_store, run_id, out)
         run_store.update_run_meta(run_id, out_dir=str(out.resolve()))
         return RunResult(run_id, out, summary, resumed)
     finally:
         run_store.close()
+
+
+def stored_config(run_id: str, store: Path | None = None) -> RunConfig:
+    """The configuration a stored run was started with."""
+    run_store = RunStore(store_file(store))
+    try:
+        run = run_store.get_run(run_id)
+        if run is None:
+            raise MedsafeError(f"no run '{run_id}' in {run_store.path}: see `medsafe runs`")
+        return RunConfig.model_validate(run["config"])
+    finally:
+        run_store.close()
+
+
+def check_run_gates(gates: list[Gate], config: RunConfig) -> None:
+    """Refuse, before any model is called, a gate naming a suite, metric or target the run
+    will not have (suites are read, no model is loaded)."""
+    from medsafe.gates import check_gates
+
+    if gates:
+        check_gates(gates, {s.name: s.kind for s in load_suites(config)}, config.targets)
 
 
 def run_out_dir(run_store: RunStore, run_id: str, store: Path | None = None) -> Path:
@@ -184,8 +212,8 @@ def rebuild_outputs(run_id: str, out_dir: Path, store: Path | None = None) -> di
         run_store.close()
 
 
-__all__ = ["RunResult", "TargetPool", "build_summary", "evaluate", "judge_agreement", "judge_file",
-           "rebuild_outputs", "run_out_dir"]
+__all__ = ["RunResult", "TargetPool", "build_summary", "check_run_gates", "evaluate",
+           "judge_agreement", "judge_file", "rebuild_outputs", "run_out_dir", "stored_config"]
 
 
 async def _judge_rows(rows: list[dict[str, Any]], judge: Judge, store: RunStore,
