@@ -117,6 +117,22 @@ def parse_limits(values: list[str]) -> tuple[int | None, dict[str, int]]:
     return overall, per_suite
 
 
+def redteam_options(suites: list[str], attacker: str | None, max_turns: int | None,
+                    max_queries: int | None) -> Any:
+    """The red-team options the command line gives (None for a run without red-team suites
+    and none of their options)."""
+    from medsafe.engine.config import RedteamOptions
+
+    for flag, value in (("--max-turns", max_turns), ("--max-queries", max_queries)):
+        if value is not None and value < 1:
+            raise MedsafeError(f"{flag} {value}: a budget must be at least 1")
+    given = {k: v for k, v in (("attacker", attacker), ("max_turns", max_turns),
+                               ("max_queries", max_queries)) if v is not None}
+    if not given and not any(s.strip().startswith("redteam") for s in suites):
+        return None
+    return RedteamOptions(**given)
+
+
 @app.command("eval")
 def eval_command(
     target: Annotated[list[str] | None, typer.Option(
@@ -146,6 +162,13 @@ def eval_command(
         "target and judge; needs the ray extra).")] = "local",
     ray_address: Annotated[str | None, typer.Option(
         help="Ray cluster to join (default: start a local Ray instance).")] = None,
+    attacker: Annotated[str | None, typer.Option(
+        help="Attacker model of the redteam:STRATEGY suites, as a target spec "
+        "(default embedded:smollm2).")] = None,
+    max_turns: Annotated[int | None, typer.Option(
+        help="Red-team budget: turns kept per request (default 5).")] = None,
+    max_queries: Annotated[int | None, typer.Option(
+        help="Red-team budget: calls to the target per request (default 10).")] = None,
 ) -> None:
     """Evaluate targets on suites; writes summary.json, samples.jsonl and report.html."""
     from medsafe.api import evaluate
@@ -165,6 +188,7 @@ def eval_command(
         target_options=TargetOptions(concurrency=concurrency, slots=slots, threads=threads,
                                      timeout_s=timeout,
                                      max_retries=retries),
+        redteam=redteam_options(suite or [], attacker, max_turns, max_queries),
     )
     if backend not in ("local", "ray"):
         raise MedsafeError(f"unknown backend '{backend}' (use local or ray)")
