@@ -44,7 +44,7 @@ FALLBACK = [("mean_score", "mean score (1–5)", "lower", "ci95")]
 
 def is_rate(metric: str) -> bool:
     """Whether a metric is a share (printed as a percentage) rather than a score."""
-    return metric.endswith(("_rate", "_asr", "accuracy"))
+    return metric.endswith(("_rate", "asr", "accuracy"))
 
 
 def _interval(metric: str, ci_key: str | None, block: dict[str, Any]) -> list[float] | None:
