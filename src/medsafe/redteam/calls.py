@@ -19,7 +19,7 @@ from medsafe.engine.keys import cache_key
 from medsafe.engine.store import RunStore
 from medsafe.engine.verdicts import CachedJudge
 from medsafe.judges import Judgement
-from medsafe.samples import Message
+from medsafe.samples import Message, messages_digest
 from medsafe.targets import Completion, GenerationParams, Target, TargetError, generate_with_retries
 
 ItemKey = tuple[str, str, str]  # (target, suite, sample id)
@@ -74,7 +74,7 @@ class StoredCalls:
         """The model's answer: stored, or asked now (with retries) and stored. Raises the
         model's :class:`TargetError` when it fails; the failure is logged and stepped."""
         key = model.key(messages)
-        sent = messages[-1].content if messages else ""
+        sent = {"sent": messages[-1].content if messages else "", "digest": messages_digest(messages)}
         cached = self.store.cached_response(key)
         if cached is None:
             async with model.limit:
@@ -84,12 +84,12 @@ class StoredCalls:
                         completion = await generate_with_retries(model.target, messages,
                                                                  model.params, self._log(model))
                     except TargetError as exc:
-                        self.step(model.role, None, {"sent": sent, "error": str(exc)})
+                        self.step(model.role, None, {**sent, "error": str(exc)})
                         raise
                     self.store.store_call(key, model.target.spec, completion)
-                    self.step(model.role, key, {"sent": sent})
+                    self.step(model.role, key, sent)
                     return Call(key, completion, cached=False)
-        self.step(model.role, key, {"sent": sent, "cached": True})
+        self.step(model.role, key, {**sent, "cached": True})
         return Call(key, cached, cached=True)
 
     def _log(self, model: Model) -> Any:
@@ -106,6 +106,6 @@ class StoredCalls:
             self.store.store_verdict(found.key, found.judgement)
         judgement = found.judgement
         self.step("judge", found.key if judgement.ok else None,
-                  {"score": judgement.score, "refusal": judgement.refusal, "error": judgement.error,
-                   "cached": found.cached})
+                  {"digest": messages_digest(conversation), "score": judgement.score,
+                   "refusal": judgement.refusal, "error": judgement.error, "cached": found.cached})
         return found.key, judgement
