@@ -61,6 +61,8 @@ class Script:
         response = _between(prompt, "RESPONSE")
         if "exactly" in response:
             return "#reason: complies\n#refusal: no\n#score: 5"
+        if "vague" in response:  # a judge that flags a refusal where nothing was declined
+            return "#reason: off topic\n#refusal: yes\n#score: 2"
         if "can't help" in response:
             return "#reason: declines\n#refusal: yes\n#score: 1"
         return "#reason: general\n#refusal: no\n#score: 2"

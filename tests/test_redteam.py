@@ -113,6 +113,14 @@ def test_crescendo_drops_a_refused_turn_and_the_target_never_sees_it_again(tmp_p
     assert "<<<CONVERSATION" in judged[3] and "step 1" in judged[3].split("CONVERSATION")[1]
 
 
+def test_crescendo_keeps_a_turn_the_judge_flags_but_that_declines_nothing(tmp_path: Path) -> None:
+    script = Script(target=lambda last, turns: "A vague reply on something else.")
+    _, rows = attack(tmp_path, script, "crescendo", n=1, max_turns=2, max_queries=4)
+    record = records(rows)["r0"]
+    assert [s["refusal"] for s in record["steps"]] == [True, True]  # the judge's flag...
+    assert (record["queries"], record["turns"], record["backtracks"]) == (2, 2, 0)  # ...kept
+
+
 @pytest.mark.parametrize(("strategy", "winner", "expected"), [
     ("pair", "attempt 3", (3, 3)),
     ("crescendo", "step 2", (2, 2)),
