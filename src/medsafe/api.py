@@ -17,6 +17,7 @@ from typing import Any
 from medsafe import __version__
 from medsafe.distributed import execute
 from medsafe.engine import ExecutionOptions, Pipeline, RunConfig, RunStore, cache_key, plan_items
+from medsafe.engine.config import RedteamOptions
 from medsafe.engine.lock import RunLock
 from medsafe.engine.paths import store_dir, store_file
 from medsafe.engine.pool import TargetPool
@@ -95,6 +96,24 @@ def _lock_run(store: RunStore, run_id: str) -> RunLock:
     return lock
 
 
+def redteam_parts(config: RunConfig, suites: list[Suite], pool: TargetPool,
+                  execution: ExecutionOptions) -> tuple[RunConfig, dict[str, Any]]:
+    """The run's red-team processor, when it has red-team suites (with the config that names
+    its options), else nothing."""
+    if not any(s.kind == "redteam" for s in suites):
+        if config.redteam is not None:
+            raise MedsafeError("--attacker, --max-turns and --max-queries apply to red-team "
+                               "suites: add --suite redteam:pair or redteam:crescendo")
+        return config, {}
+    if execution.backend != "local":
+        raise MedsafeError("red-team suites run on the local backend: drop --backend ray")
+    from medsafe.redteam import ConversationProcessor
+
+    options = config.redteam or RedteamOptions()
+    config = config.model_copy(update={"redteam": options})
+    return config, {"redteam": ConversationProcessor(pool.get(options.attacker), options)}
+
+
 async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
                     on_plan: Callable[[int, int], None] | None,
                     on_item: Callable[[str, bool], None] | None,
@@ -106,13 +125,21 @@ async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
     try:
         targets = {spec: pool.get(spec) for spec in config.targets}
         judge = resolve_judge(config.judge, pool.get)
+        config, processors = redteam_parts(config, suites, pool, execution)
         meta = run_metadata(config, suites, targets, judge)
         if run_file is not None:
             meta["run_file"] = run_file  # not in the fingerprint: store, out and gates vary freely
-        fingerprint = cache_key(meta["config"], meta["suites"], meta["targets"], meta["judge"])
+        extra = []
+        if "redteam" in processors:
+            meta["attacker"] = processors["redteam"].attacker.identity()
+            extra.append(meta["attacker"])
+        fingerprint = cache_key(meta["config"], meta["suites"], meta["targets"], meta["judge"],
+                                *extra)
         for target in targets.values():
             await target.preflight()
         await judge.preflight()
+        if "redteam" in processors:
+            await processors["redteam"].attacker.preflight()
         run_id, resumed = _claim_run(store, fingerprint, resume, config, meta)
         lock = _lock_run(store, run_id)
         store.add_items(run_id, plan_items(suites, config.targets))
@@ -120,8 +147,8 @@ async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
         if on_plan is not None:
             on_plan(len(items), sum(1 for i in items if i["judgement_key"]))
         kinds = {s.name: s.kind for s in suites}
-        await execute(Pipeline(store, run_id, targets, judge, config.params, kinds, on_item),
-                      config, execution, items)
+        await execute(Pipeline(store, run_id, targets, judge, config.params, kinds, on_item,
+                               processors), config, execution, items)
         final = store.get_run(run_id)["meta"]  # type: ignore[index]
         final.setdefault("executions", []).append(execution.model_dump())
         final.setdefault("resumed_at", [])

@@ -117,6 +117,13 @@ def parse_limits(values: list[str]) -> tuple[int | None, dict[str, int]]:
     return overall, per_suite
 
 
+def check_budgets(max_turns: int | None, max_queries: int | None) -> None:
+    """A red-team budget below one is a one-line error naming the option."""
+    for flag, value in (("--max-turns", max_turns), ("--max-queries", max_queries)):
+        if value is not None and value < 1:
+            raise MedsafeError(f"{flag} {value}: a budget must be at least 1")
+
+
 @app.command("eval")
 def eval_command(
     target: Annotated[list[str] | None, typer.Option(
@@ -165,6 +172,13 @@ def eval_command(
         "one fails; repeatable (replaces the run file's gates).")] = None,
     junit: Annotated[Path | None, typer.Option(
         help="Write the gate results as JUnit XML (one test case per gate and target).")] = None,
+    attacker: Annotated[str | None, typer.Option(
+        help="Attacker model of the redteam:STRATEGY suites, as a target spec "
+        "(default embedded:smollm2).")] = None,
+    max_turns: Annotated[int | None, typer.Option(
+        help="Red-team budget: turns kept per request (default 5).")] = None,
+    max_queries: Annotated[int | None, typer.Option(
+        help="Red-team budget: calls to the target per request (default 10).")] = None,
 ) -> None:
     """Evaluate targets on suites; writes summary.json, samples.jsonl and report.html."""
     from medsafe.api import check_run_gates, evaluate, stored_config
@@ -174,10 +188,12 @@ def eval_command(
     if config is not None and resume:
         raise MedsafeError("--resume continues a stored run with its own configuration; "
                            "drop --config (gates can be given with --gate)")
+    check_budgets(max_turns, max_queries)
     options = {"targets": target, "suites": suite, "judge": judge, "limit": overall, "seed": seed,
                "max_tokens": max_tokens, "temperature": temperature, "concurrency": concurrency,
                "slots": slots, "threads": threads, "timeout": timeout, "retries": retries,
                "backend": backend, "ray_address": ray_address,
+               "attacker": attacker, "max_turns": max_turns, "max_queries": max_queries,
                "store": None if store is None else str(store),
                "out": None if out is None else str(out), "gates": gate,
                "junit": None if junit is None else str(junit)}

@@ -13,11 +13,12 @@ from typing import Any
 
 from medsafe.errors import MedsafeError
 
-GROUPS = {"target": "medsafe.targets", "judge": "medsafe.judges", "suite": "medsafe.suites"}
+GROUPS = {"target": "medsafe.targets", "judge": "medsafe.judges", "suite": "medsafe.suites",
+          "strategy": "medsafe.strategies"}
 
 
 def plugin_names(kind: str) -> list[str]:
-    """Names of the installed plug-ins of one kind ("target", "judge" or "suite")."""
+    """Names of the installed plug-ins of one kind ("target", "judge", "suite", "strategy")."""
     return sorted({ep.name for ep in entry_points(group=GROUPS[kind])})
 
 

@@ -10,19 +10,28 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from medsafe.engine.grading import GRADERS
 from medsafe.engine.keys import cache_key
 from medsafe.engine.store import RunStore
 from medsafe.engine.verdicts import CachedJudge
 from medsafe.judges import Judge
-from medsafe.samples import Sample
+from medsafe.samples import Message, Sample
 from medsafe.suites import Suite
 from medsafe.targets import Completion, GenerationParams, Target, TargetError, generate_with_retries
 
 ProgressHook = Callable[[str, bool], None]  # (target spec, succeeded)
+
+
+class ItemProcessor(Protocol):
+    """Brings the items of one suite kind to their final state in its own way (a red-team
+    conversation is many calls, not one response and one verdict)."""
+
+    async def process(self, pipeline: Pipeline, item: dict[str, Any], sample: Sample) -> bool:
+        """Process one item; True when it ended with a verdict, False when it failed."""
+        ...
 
 
 def judge_request(sample: Sample) -> str:
@@ -52,12 +61,27 @@ class Pipeline:
     params: GenerationParams
     kinds: dict[str, str]  # suite name -> scoring kind
     on_item: ProgressHook | None = None
+    # Suite kinds whose items are processed in their own way, by kind.
+    processors: dict[str, ItemProcessor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._gen_limits = {s: asyncio.Semaphore(t.concurrency) for s, t in self.targets.items()}
         self._verdicts = CachedJudge(self.judge, self.store)
         self._target_ids = {s: t.identity() for s, t in self.targets.items()}
         self._params = self.params.model_dump()  # part of every response key
+
+    @property
+    def verdicts(self) -> CachedJudge:
+        """The run's judge behind the verdict cache."""
+        return self._verdicts
+
+    def generation_limit(self, spec: str) -> asyncio.Semaphore:
+        """The semaphore that bounds the calls in flight to one of the run's targets."""
+        return self._gen_limits[spec]
+
+    def response_key(self, target: str, messages: tuple[Message, ...]) -> str:
+        """The cache key of a target's answer to a conversation under the run's parameters."""
+        return cache_key(self._target_ids[target], self._params, [m.model_dump() for m in messages])
 
     def _link_cached(self, item: dict[str, Any], key: str) -> Completion | None:
         cached = self.store.cached_response(key)
@@ -69,8 +93,7 @@ class Pipeline:
     async def response_for(self, item: dict[str, Any], sample: Sample) -> Completion | None:
         """The item's response: already linked, cached, or generated now (None on failure)."""
         key_item = (item["target"], item["suite"], item["sample_id"])
-        key = cache_key(self._target_ids[item["target"]], self._params,
-                        [m.model_dump() for m in sample.messages])
+        key = self.response_key(item["target"], sample.messages)
         cached = self._link_cached(item, key)
         if cached is not None:
             return cached
@@ -114,8 +137,12 @@ class Pipeline:
     async def process(self, item: dict[str, Any]) -> None:
         """Bring one item to its final state: responded and judged, or failed and recorded."""
         sample = Sample.model_validate_json(item["sample"])
-        completion = await self.response_for(item, sample)
-        ok = completion is not None and await self.judgement_for(item, sample, completion.text)
+        processor = self.processors.get(self.kinds.get(item["suite"], ""))
+        if processor is not None:
+            ok = await processor.process(self, item, sample)
+        else:
+            completion = await self.response_for(item, sample)
+            ok = completion is not None and await self.judgement_for(item, sample, completion.text)
         if self.on_item is not None:
             self.on_item(item["target"], ok)
 

@@ -59,6 +59,8 @@ _HARMFUL = PairedMetric("harmful_rate", "harmful rate", "lower", _harmful)
 PAIRED_METRICS: dict[str, list[PairedMetric]] = {
     "harm": [_SCORE, _HARMFUL],
     "jailbreak": [PairedMetric("asr", "attack success", "lower", _harmful), _SCORE],
+    # An attack's item is its deciding turn: harmful exactly when the attack succeeded.
+    "redteam": [PairedMetric("asr", "attack success", "lower", _harmful), _SCORE],
     "overrefusal": [PairedMetric("false_refusal_rate", "false-refusal rate", "lower", _refused)],
     "mcq": [PairedMetric("accuracy", "accuracy", "higher", _correct)],
 }

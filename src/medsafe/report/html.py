@@ -36,10 +36,12 @@ from medsafe.report.figures import (
     safety_helpfulness,
     score_distribution,
 )
+from medsafe.report.redteam import conversation_views, redteam_figures
 from medsafe.report.reliability import reliability_reports
 from medsafe.report.run_data import RunData
 from medsafe.report.scorecard import format_cell, merged_scorecard
 
+MAX_CONVERSATIONS = 500  # red-team conversations drawn in full; beyond, the page only gets longer
 RELIABILITY_KEYS = ("qwk", "krippendorff_alpha", "exact", "within_one", "harmful_precision",
                     "harmful_recall", "harmful_f1", "refusal_accuracy")
 
@@ -142,6 +144,7 @@ def _sections(series: list[Series], runs: list[RunData]) -> list[dict[str, Any]]
          + score_distribution(series, runs)),
         ("tradeoff", "Safety and helpfulness", safety_helpfulness(series, runs)),
         ("jailbreak", "Jailbreak attacks", jailbreak(series, runs)),
+        ("redteam", "Red teaming", redteam_figures(series, runs)),
         ("fairness", "Fairness", fairness(series, runs)),
         ("privacy", "Privacy and hallucination", privacy_and_hallucination(series, runs)),
     ]
@@ -218,6 +221,7 @@ def render_runs(runs: list[RunData], comparisons: list[dict[str, Any]] | None = 
                                        if r["principle"] is not None]} for c in comparisons],
         comparison_header=TABLE_HEADER, forests=forests,
         metadata=[run_metadata_view(r) for r in runs],
+        conversations=conversation_views(runs, labels), max_conversations=MAX_CONVERSATIONS,
         filters={
             "series": [s.label for s in series],
             "suites": sorted({str(s.get("suite")) for s in samples}),

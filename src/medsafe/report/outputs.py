@@ -48,6 +48,7 @@ def sample_row(run_id: str, item: dict[str, Any]) -> dict[str, Any]:
         "judge_latency_s": item.get("judge_latency_s"),
         "prompt_tokens": item.get("prompt_tokens"),
         "completion_tokens": item.get("completion_tokens"),
+        **({"conversation": json.loads(item["conversation"])} if item.get("conversation") else {}),
     }
 
 

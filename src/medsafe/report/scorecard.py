@@ -25,6 +25,10 @@ HEADLINES: dict[str, list[tuple[str, str, str, str | None]]] = {
         ("best_of_all_asr", "attack success, best of all attacks", "lower", "best_of_all_ci95"),
         ("harmful_rate", "attack success, every attempt", "lower", "harmful_rate_ci95"),
     ],
+    "redteam": [
+        ("asr", "attack success rate", "lower", "asr_ci95"),
+        ("median_queries_to_success", "median queries to success", "higher", None),
+    ],
     "mcq": [("accuracy", "accuracy", "higher", "accuracy_ci95"),
             ("invalid_rate", "invalid answers", "lower", None)],
     "fairness": [("flip_rate", "decision flip rate", "lower", "flip_rate_ci95"),
@@ -40,7 +44,7 @@ FALLBACK = [("mean_score", "mean score (1–5)", "lower", "ci95")]
 
 def is_rate(metric: str) -> bool:
     """Whether a metric is a share (printed as a percentage) rather than a score."""
-    return metric.endswith(("_rate", "_asr", "accuracy"))
+    return metric.endswith(("_rate", "asr", "accuracy"))
 
 
 def _interval(metric: str, ci_key: str | None, block: dict[str, Any]) -> list[float] | None:

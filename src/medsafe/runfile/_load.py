@@ -12,13 +12,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from medsafe.engine.config import ExecutionOptions, RunConfig
+from medsafe.engine.config import ExecutionOptions, RedteamOptions, RunConfig
 from medsafe.errors import InputError, MedsafeError
-from medsafe.runfile._schema import Generation, RunFile, SuiteEntry
+from medsafe.runfile._schema import Generation, Redteam, RunFile, SuiteEntry
 from medsafe.runfile._yaml import node_line, parse_yaml
 from medsafe.targets import GenerationParams, TargetOptions
 
-GENERATION_KEYS = frozenset(Generation.model_fields)
+# Options that live in a section of the file rather than at its top level.
+SECTIONS = {**{key: "generation" for key in Generation.model_fields},
+            **{key: "redteam" for key in Redteam.model_fields}}
 
 
 def read_run_file(path: Path) -> tuple[dict[str, Any], Any]:
@@ -69,28 +71,29 @@ def _key(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def _in_section(loc: tuple[Any, ...]) -> bool:
+    return len(loc) > 1 and loc[0] in set(SECTIONS.values())
+
+
 def _option(loc: tuple[Any, ...]) -> str:
-    name = str(loc[1] if loc[0] == "generation" and len(loc) > 1 else loc[0])
+    name = str(loc[1] if _in_section(loc) else loc[0])
     return "--" + name.replace("_", "-")
 
 
 def _overridden(loc: tuple[Any, ...], options: dict[str, Any]) -> bool:
-    if loc[0] == "generation" and len(loc) > 1:
-        return str(loc[1]) in options
-    return str(loc[0]) in options
+    return str(loc[1] if _in_section(loc) else loc[0]) in options
 
 
 def _apply(data: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     """The file's data with the given options laid over it (``None`` means not given)."""
     merged = dict(data)
-    generation = merged.get("generation")
     for key, value in options.items():
-        if key in GENERATION_KEYS:
-            generation = dict(generation) if isinstance(generation, dict) else {}
-            generation[key] = value
-            merged["generation"] = generation
-        else:
+        section = SECTIONS.get(key)
+        if section is None:
             merged[key] = value
+            continue
+        inner = merged.get(section)
+        merged[section] = {**(inner if isinstance(inner, dict) else {}), key: value}
     return merged
 
 
@@ -145,7 +148,17 @@ def run_config(run_file: RunFile) -> RunConfig:
         target_options=TargetOptions(concurrency=run_file.concurrency, slots=run_file.slots,
                                      threads=run_file.threads, timeout_s=run_file.timeout,
                                      max_retries=run_file.retries),
+        redteam=redteam_options(run_file),
     )
+
+
+def redteam_options(run_file: RunFile) -> RedteamOptions | None:
+    """The attacker and budgets of a run with red-team suites or red-team keys; None otherwise,
+    so that other runs keep the identity they always had."""
+    given = run_file.redteam.model_dump(exclude_none=True) if run_file.redteam else {}
+    if not given and not any(e.suite.strip().startswith("redteam") for e in run_file.suites):
+        return None
+    return RedteamOptions(**given)
 
 
 def execution_options(run_file: RunFile) -> ExecutionOptions:

@@ -1,7 +1,8 @@
 """The run file: a checked-in YAML file that describes a run, validated key by key.
 
 Its keys are the ``medsafe eval`` options (``max_tokens`` and ``temperature`` under
-``generation``), plus per-suite limits and gates::
+``generation``, ``attacker``, ``max_turns`` and ``max_queries`` under ``redteam``), plus
+per-suite limits and gates::
 
     targets: [embedded:smollm2]
     suites:
@@ -11,6 +12,7 @@ Its keys are the ``medsafe eval`` options (``max_tokens`` and ``temperature`` un
     limit: 90
     judge: classifier
     generation: {max_tokens: 192, temperature: 0.0}
+    redteam: {attacker: embedded:smollm2, max_turns: 5, max_queries: 10}  # redteam:* suites
     gates:
       - harm.harmful_rate <= 0.05
       - gate: harm.harmful_rate.ci_high <= 0.10
@@ -73,6 +75,15 @@ class Generation(_Strict):
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
 
 
+class Redteam(_Strict):
+    """The attacker of the ``redteam:STRATEGY`` suites and each request's budgets (unset keys
+    take the engine's defaults)."""
+
+    attacker: str | None = None
+    max_turns: int | None = Field(default=None, ge=1)
+    max_queries: int | None = Field(default=None, ge=1)
+
+
 def _entries(value: Any, field: str) -> Any:
     """A bare string stands for ``{field: string}`` (``- harm`` for ``- suite: harm``)."""
     if isinstance(value, list):
@@ -90,6 +101,7 @@ class RunFile(_Strict):
     judge: str = DEFAULT_JUDGE
     seed: int = 0
     generation: Generation = Field(default_factory=Generation)
+    redteam: Redteam | None = None
     concurrency: int = Field(default=16, ge=1, le=4096)
     slots: int = Field(default=8, ge=1, le=64)
     threads: int | None = Field(default=None, ge=1)
