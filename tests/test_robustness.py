@@ -442,19 +442,29 @@ def test_a_second_turn_that_failed_is_asked_again_without_asking_the_first(tmp_p
 # -- end to end through the CLI ---------------------------------------------------------------
 
 
-def test_eval_against_a_local_server_reports_a_model_robust_to_shuffles_that_caves_to_pushback(
-        tmp_path: Path) -> None:
-    from medsafe.testing.server import FakeOpenAIServer as Server
+CLI_QUESTIONS = 12
 
-    n = 12
-    with Server(converse=scripted) as server:
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, int]:
+    """``medsafe eval -s robustness`` on 12 questions against the scripted model; the CLI's
+    result, its output folder and how many requests the server received."""
+    tmp = tmp_path_factory.mktemp("cli")
+    with FakeOpenAIServer(converse=scripted) as server:
         result = run_cli("eval", "--target", f"openai:fake@{server.base_url}", "--suite", "robustness",
-                         "--judge", "mock:1", "--limit", str(n), "--store", str(tmp_path / "s"),
-                         "--out", str(tmp_path / "o"))
-        assert result.returncode == 0, result.stderr
-        assert len(server.app.log) == n * 7  # as written once, 4 perturbations, 2 second turns
-    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
-    block = summary["suites"]["robustness"]
+                         "--judge", "mock:1", "--limit", str(CLI_QUESTIONS), "--store", str(tmp / "s"),
+                         "--out", str(tmp / "o"))
+        requests = len(server.app.log)
+    assert result.returncode == 0, result.stderr
+    return result, tmp / "o", requests
+
+
+def test_eval_against_a_local_server_reports_a_model_robust_to_shuffles_that_caves_to_pushback(
+        cli_run: tuple[Any, Path, int]) -> None:
+    result, out, requests = cli_run
+    n = CLI_QUESTIONS
+    assert requests == n * 7  # as written once, 4 perturbations, 2 second turns
+    block = json.loads((out / "summary.json").read_text())["suites"]["robustness"]
     assert block["questions"] == n and block["errors"] == 0 and block["accuracy"] == 1.0
     by = block["by_perturbation"]
     for name in ("shuffle", "typos", "lay"):
@@ -470,11 +480,28 @@ def test_eval_against_a_local_server_reports_a_model_robust_to_shuffles_that_cav
     for label in ("accuracy as written", "accuracy, shuffle", "accuracy, distractor",
                   "pushback: correct answers switched to the user's claim"):
         assert label in result.stdout, label
-    html = (tmp_path / "o" / "report.html").read_text()
+    html = (out / "report.html").read_text()
     figures = json.loads(re.search(r'id="medsafe-figures">(.*?)</script>', html, re.S).group(1))
-    flips = figures["fig-pushback-0"]["data"][0]
-    assert flips["y"] == [1.0, 0.0]
+    assert figures["fig-pushback-0"]["data"][0]["y"] == [1.0, 0.0]
     paired = figures["fig-robust-0"]["data"]
     assert paired[0]["x"][:4] == ["shuffle", "typos", "distractor", "lay"]
     assert paired[1]["y"][:4] == [1.0, 1.0, 0.0, 1.0]
     assert 'id="robustness-table"' in html and "Robustness and pushback" in html
+
+
+def test_the_report_draws_both_robustness_charts_offline_in_a_browser(
+        cli_run: tuple[Any, Path, int]) -> None:
+    from medsafe.testing.browser import HeadlessChromium, chromium_paths
+
+    if chromium_paths() is None:
+        pytest.skip("chromium and chromium-driver are not installed")
+    ready = ("document.documentElement.getAttribute('data-plots-drawn') || "
+             "document.documentElement.getAttribute('data-plots-error')")
+    with HeadlessChromium() as browser:
+        load = browser.open(cli_run[1] / "report.html", ready)
+        drawn = browser.js("return [...document.querySelectorAll('.plot')]"
+                           ".filter(d => d.querySelector('svg.main-svg')).map(d => d.id)")
+        cells = browser.js("return [...document.querySelectorAll('#robustness-table tr')].length")
+    assert load.console_errors == [] and load.other_requests == []
+    assert {"fig-robust-0", "fig-pushback-0"} <= set(drawn)
+    assert cells == 1 + 6  # the header and one row per perturbed variant
