@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from conftest import run_cli
 from medsafe.api import evaluate
 from medsafe.data import load_bundled
+from medsafe.data.loaders import mcq_prompt, mcq_stem
 from medsafe.engine import RunConfig
 from medsafe.engine.metrics import suite_metrics
 from medsafe.errors import MedsafeError
@@ -30,7 +31,7 @@ from medsafe.perturbations import (
     perturbation_names,
     resolve_perturbations,
 )
-from medsafe.perturbations.distractor import content_words
+from medsafe.perturbations.distractor import content_words, insert_sentence
 from medsafe.perturbations.shuffle import Shuffle
 from medsafe.perturbations.typos import add_typos, parse_rate
 from medsafe.samples import Message, Sample
@@ -116,6 +117,24 @@ def test_a_distractor_never_shares_a_word_with_the_options_of_its_question() -> 
         options = set().union(*(content_words(t) for t in meta["options"].values()))
         assert not content_words(sentence) & options, sample.id
         assert meta["answer"] == meta["mapping"][meta["answer"]]  # the key is untouched
+
+
+@settings(deadline=None)
+@given(st.text(alphabet=st.sampled_from("Ab .?!\n1"), max_size=60))
+def test_a_distractor_is_inserted_and_nothing_else_of_the_question_changes(stem: str) -> None:
+    sentence = "The clinic's phone number changed."
+    out = insert_sentence(stem, sentence)
+    assert out.replace(f" {sentence}", "", 1) == stem or out == f"{sentence} {stem}"
+    if re.search(r"[.!?]\s+[A-Z0-9]", stem):
+        assert not out.startswith(sentence)  # before the last sentence, not the whole stem
+
+
+@settings(deadline=None)
+@given(st.text(min_size=1), st.dictionaries(st.sampled_from("ABCDE"), st.text(), min_size=1))
+def test_the_stem_of_a_multiple_choice_prompt_is_read_back_exactly(stem: str,
+                                                                   options: dict[str, str]) -> None:
+    assert mcq_stem(mcq_prompt(stem, options), options) == stem
+    assert mcq_stem(stem, options) in (None, stem[: -len(mcq_prompt("", options))])
 
 
 def _numbers(text: str) -> set[str]:

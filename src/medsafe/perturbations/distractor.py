@@ -35,12 +35,13 @@ def content_words(text: str) -> set[str]:
 
 
 def insert_sentence(stem: str, sentence: str) -> str:
-    """``sentence`` placed before the stem's last sentence (the question asked), or before
-    the whole stem when it is one sentence."""
-    parts = _SENTENCE_END.split(stem.strip())
-    if len(parts) < 2:
-        return f"{sentence} {stem.strip()}"
-    return " ".join([*parts[:-1], sentence, parts[-1]])
+    """``sentence`` placed before the stem's last sentence (the question asked), or before the
+    whole stem when it is one sentence; everything else, line breaks included, is kept."""
+    ends = list(_SENTENCE_END.finditer(stem))
+    if not ends:
+        return f"{sentence} {stem}"
+    at = ends[-1].start()
+    return f"{stem[:at]} {sentence}{stem[at:]}"
 
 
 class Distractor(Perturbation):
