@@ -4,10 +4,12 @@ turns goes on from the second without asking the first again."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from medsafe.api import evaluate
 from medsafe.engine import RunConfig
+from medsafe.report.exports import flat_row
 from medsafe.samples import Message, Sample
 from medsafe.suites import Suite
 from medsafe.testing import FakeOpenAIServer, FaultPlan
@@ -44,7 +46,7 @@ def test_a_follow_up_is_asked_after_the_models_own_answer_and_resumes_without_it
         again = [prompt for prompt, _ in server.app.log[asked:]]
     assert asked == 6 and again == [FOLLOW_UP] * 3  # the first answers were kept
     assert second.summary["suites"]["two_turns"]["errors"] == 0
-    rows = (tmp_path / "o2" / "samples.jsonl").read_text()
-    for i in range(3):
-        assert f'"response": "because of answer to question {i}"' in rows
-    assert f'"follow_ups": ["{FOLLOW_UP}"]' in rows
+    rows = [json.loads(line) for line in (tmp_path / "o2" / "samples.jsonl").open()]
+    assert sorted(r["response"] for r in rows) == [f"because of answer to question {i}" for i in range(3)]
+    assert all(r["follow_ups"] == [FOLLOW_UP] for r in rows)
+    assert flat_row(rows[0])["follow_ups"] == json.dumps([FOLLOW_UP])  # kept in CSV and Parquet
