@@ -64,4 +64,5 @@ class Lay(Perturbation):
 
     def data_files(self) -> dict[str, Path]:
         """The rephrasings file."""
-        return {"lay": self.path}
+        bundled = self.path == bundled_path("mcq_lay")
+        return {"mcq_lay" if bundled else f"lay:{self.path.name}": self.path}

@@ -47,8 +47,7 @@ def _neighbour(letter: str, rng: random.Random) -> str:
 def add_typos(text: str, rate: float, rng: random.Random) -> tuple[str, int]:
     """``text`` with each letter of a 3+ letter word hit with probability ``rate`` (at least one
     letter when any is eligible), and the number of typos made. Non-letters are kept."""
-    eligible = [m.start() + k for m in _WORD.finditer(text) for k in range(len(m.group()))
-                if text[m.start() + k].isascii()]
+    eligible = [m.start() + k for m in _WORD.finditer(text) for k in range(len(m.group()))]
     hits = [i for i in eligible if rng.random() < rate]
     if not hits and eligible:
         hits = [rng.choice(eligible)]
