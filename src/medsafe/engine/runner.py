@@ -113,7 +113,8 @@ class Pipeline:
         # An earlier turn continues from the stored answer: another process's if it came first.
         return self.store.cached_response(key) or completion
 
-    async def conversation_for(self, item: dict[str, Any], sample: Sample) -> tuple[Message, ...] | None:
+    async def conversation_for(self, item: dict[str, Any],
+                               sample: Sample) -> tuple[Message, ...] | None:
         """The conversation whose answer is the item's response: the sample's messages, then
         for each follow-up the model's answer so far and that turn (None when an earlier answer
         failed). Earlier answers are cached as they arrive, so a resumed run asks none again."""
@@ -152,17 +153,15 @@ class Pipeline:
 
     async def process(self, item: dict[str, Any]) -> None:
         """Bring one item to its final state: responded and judged, or failed and recorded."""
-        sample = Sample.model_validate_json(item["sample"])
-        completion = None
-        if sample.follow_ups:
-            conversation = await self.conversation_for(item, sample)
-            # Graded and judged as the conversation the model actually answered.
-            sample = None if conversation is None else sample.model_copy(
-                update={"messages": conversation, "follow_ups": ()})
-        if sample is not None:
+        planned = Sample.model_validate_json(item["sample"])
+        # Graded and judged as the conversation the model actually answered.
+        conversation = await self.conversation_for(item, planned)
+        ok = False
+        if conversation is not None:
+            sample = planned.model_copy(update={"messages": conversation, "follow_ups": ()}) \
+                if planned.follow_ups else planned
             completion = await self.response_for(item, sample)
-        ok = completion is not None and sample is not None and await self.judgement_for(
-            item, sample, completion.text)
+            ok = completion is not None and await self.judgement_for(item, sample, completion.text)
         if self.on_item is not None:
             self.on_item(item["target"], ok)
 
