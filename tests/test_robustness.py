@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import run_cli
@@ -97,6 +97,18 @@ def test_a_typo_rate_outside_0_to_half_is_a_one_line_error(argument: str) -> Non
         parse_rate(argument)
 
 
+@settings(deadline=None)
+@given(st.one_of(st.text(max_size=12), st.floats(allow_nan=True).map(str)))
+@example("\n")
+def test_any_typo_rate_text_is_a_rate_in_range_or_a_user_error(text: str) -> None:
+    try:
+        rate = parse_rate(text)
+    except MedsafeError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert 0 < rate <= 0.5
+
+
 def test_no_distractor_mentions_a_number_the_patient_or_anything_clinical() -> None:
     clinical = {"patient", "pain", "blood", "drug", "medicine", "fever", "food", "drink", "pet",
                 "dog", "cat", "travel", "smoke", "alcohol", "sick", "ill", "garden", "weather"}
@@ -174,6 +186,16 @@ def test_any_perturbation_list_parses_or_fails_with_a_user_error(text: str) -> N
         assert "\n" not in str(exc)
         return
     assert chosen is None or all(name and "," not in name for name, _ in chosen)
+
+
+@settings(deadline=None)
+@given(st.text(max_size=40))
+def test_any_robustness_spec_splits_or_fails_with_a_user_error(rest: str) -> None:
+    try:
+        chosen, base = parse_spec(rest)
+    except MedsafeError:
+        return
+    assert base and (chosen is None or chosen)
 
 
 @pytest.mark.parametrize(("rest", "expected"), [

@@ -80,7 +80,8 @@ def parse_rate(argument: str) -> float:
     except ValueError:
         rate = float("nan")
     if not 0 < rate <= 0.5:  # also false for NaN
-        raise MedsafeError(f"typos={argument}: the rate must be a number above 0 and at most 0.5 "
+        shown = argument if argument.isprintable() else repr(argument)  # one line, always
+        raise MedsafeError(f"typos={shown}: the rate must be a number above 0 and at most 0.5 "
                            f"(the default is {DEFAULT_RATE})")
     return rate
 
