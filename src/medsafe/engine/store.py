@@ -389,18 +389,29 @@ class RunStore:
         with self.transaction() as conn:
             self._insert_judgement(conn, key, judgement)
 
+    @staticmethod
+    def _insert_response(conn: sqlite3.Connection, key: str, target: str,
+                         completion: Completion) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, target, completion.text, completion.finish_reason,
+             completion.prompt_tokens, completion.completion_tokens,
+             completion.latency_s, completion.attempts, time.time()),
+        )
+
+    def cache_response(self, key: str, target: str, completion: Completion) -> None:
+        """Store a completion no item links to (an earlier turn of a conversation), committed
+        with this loop turn's writes like every pipeline write."""
+        with self._write() as conn:
+            self._insert_response(conn, key, target, completion)
+
     def record_response(self, run_id: str, item: tuple[str, str, str], key: str,
                         completion: Completion, cached: bool) -> None:
         """Store a completion (if new) and link it to the item, in one commit."""
         target, suite, sample_id = item
         with self._write() as conn:
             if not cached:
-                conn.execute(
-                    "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (key, target, completion.text, completion.finish_reason,
-                     completion.prompt_tokens, completion.completion_tokens,
-                     completion.latency_s, completion.attempts, time.time()),
-                )
+                self._insert_response(conn, key, target, completion)
             conn.execute(
                 "UPDATE run_items SET response_key=?, response_cached=?, gen_error=NULL, "
                 "updated_at=? WHERE run_id=? AND target=? AND suite=? AND sample_id=?",

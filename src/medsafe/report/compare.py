@@ -65,8 +65,9 @@ PAIRED_METRICS: dict[str, list[PairedMetric]] = {
     "mcq": [PairedMetric("accuracy", "accuracy", "higher", _correct)],
 }
 # Their headline metrics are not means of one number per sample (flip rates are per vignette
-# group, disclosure needs the suite's own grading), so they are compared in the scorecard only.
-NOT_PAIRED = {"fairness", "privacy", "hallucination"}
+# group or per question, disclosure needs the suite's own grading), so they are compared in the
+# scorecard only.
+NOT_PAIRED = {"fairness", "privacy", "hallucination", "robustness"}
 
 
 def bootstrap_mean_ci(diffs: np.ndarray, n_boot: int = 2000, seed: int = 0) -> list[float] | None:

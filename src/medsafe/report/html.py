@@ -38,6 +38,8 @@ from medsafe.report.figures import (
 )
 from medsafe.report.redteam import conversation_views, redteam_figures
 from medsafe.report.reliability import reliability_reports
+from medsafe.report.robustness_view import TABLE_HEADER as ROBUSTNESS_HEADER
+from medsafe.report.robustness_view import robustness_figures, robustness_table
 from medsafe.report.run_data import RunData
 from medsafe.report.scorecard import format_cell, merged_scorecard
 
@@ -94,6 +96,7 @@ def _compact(row: dict[str, Any], series: str) -> dict[str, Any]:
     out = {
         "series": series, "suite": row.get("suite"), "id": row.get("sample_id"),
         "principle": row.get("principle"), "messages": row.get("messages"),
+        "follow_ups": row.get("follow_ups"),
         "response": row.get("response"), "score": row.get("score"),
         "refusal": row.get("refusal"), "correct": row.get("correct"), "judge": row.get("judge"),
         "rationale": row.get("rationale"), "error": row.get("error"),
@@ -147,8 +150,15 @@ def _sections(series: list[Series], runs: list[RunData]) -> list[dict[str, Any]]
         ("redteam", "Red teaming", redteam_figures(series, runs)),
         ("fairness", "Fairness", fairness(series, runs)),
         ("privacy", "Privacy and hallucination", privacy_and_hallucination(series, runs)),
+        ("robustness", "Robustness and pushback", robustness_figures(series, runs)),
     ]
-    return [{"id": sid, "title": title, "figures": figs} for sid, title, figs in spec if figs]
+    tables = {"robustness": {"header": ROBUSTNESS_HEADER, "rows": robustness_table(series, runs),
+                             "note": "Each perturbed question against the same question as "
+                                     "written: change in accuracy with a Newcombe 95% interval, "
+                                     "exact McNemar p on the discordant pairs, consistency (the "
+                                     "same option chosen, among pairs of valid answers)."}}
+    return [{"id": sid, "title": title, "figures": figs, "table": tables.get(sid)}
+            for sid, title, figs in spec if figs]
 
 
 def _reliability(runs: list[RunData]) -> list[dict[str, Any]]:

@@ -28,6 +28,8 @@ def sample_row(run_id: str, item: dict[str, Any]) -> dict[str, Any]:
         "principle": item["principle"],
         "split": sample.get("split"),
         "messages": sample["messages"],
+        # Turns sent after the model's answer to ``messages``; ``response`` answers the last.
+        "follow_ups": sample.get("follow_ups") or [],
         "reference": sample.get("reference"),
         "metadata": sample.get("metadata", {}),
         "response": item.get("response"),

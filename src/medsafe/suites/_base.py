@@ -13,7 +13,7 @@ from medsafe.samples import Sample
 
 # How a suite's responses turn into metrics; the engine's metrics module dispatches on it.
 ScoringKind = Literal["harm", "overrefusal", "jailbreak", "mcq", "fairness", "privacy", "hallucination",
-                      "redteam"]
+                      "redteam", "robustness"]
 
 
 @dataclass(frozen=True)

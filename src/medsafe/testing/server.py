@@ -66,8 +66,9 @@ class FakeOpenAIApp:
                  reply: Any = default_reply, hold: dict[str, threading.Event] | None = None,
                  converse: Any = None) -> None:
         self.plan = plan or FaultPlan()
-        # Answers from the whole conversation (a list of {role, content}) instead of ``reply``
-        # of its last message: scripted attackers, multi-turn targets and judges.
+        # converse(messages) -> text answers from the whole conversation (a list of {role,
+        # content}): scripted attackers, multi-turn targets and judges, a model that remembers its
+        # earlier answer; reply(prompt) sees the last message only.
         self.converse = converse
         # Requests whose prompt contains a key wait until its event is set (tests that need
         # a run to stay unfinished while something else happens).
@@ -149,10 +150,8 @@ class FakeOpenAIApp:
             return web.Response(status=500)
         if action == "empty":
             text = ""
-        elif self.converse is not None:
-            text = self.converse(body["messages"])
         else:
-            text = self.reply(prompt)
+            text = self.converse(body["messages"]) if self.converse else self.reply(prompt)
         payload = {
             "id": f"chatcmpl-{int(time.time() * 1000)}", "object": "chat.completion",
             "model": body.get("model", "fake"),
