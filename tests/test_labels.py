@@ -296,8 +296,10 @@ def test_a_store_from_before_labels_reads_as_unlabelled_and_migrates_on_write(tm
     conn.executescript("DROP TABLE labels; DROP TABLE label_sample; "
                        "DELETE FROM schema_migrations WHERE name >= '0004_labels';")
     conn.close()
-    # Only data migrations follow 0004, so dropping its tables takes the store back before it.
-    assert [name for name, _ in MIGRATIONS[3:]] == ["0004_labels", "0005_jury_verdicts_json"]
+    # Only a data migration and one that re-applies safely (0006) follow 0004, so dropping its
+    # tables takes the store back before it.
+    assert [name for name, _ in MIGRATIONS[3:]] == ["0004_labels", "0005_jury_verdicts_json",
+                                                    "0006_conversations"]
     old = ReadOnlyRunStore(db)
     assert old.labels(result.run_id) == [] and old.label_sample(result.run_id) == []
     assert "calibrated" not in load_run_from_store(old, result.run_id).summary["suites"][

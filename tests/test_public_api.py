@@ -8,6 +8,7 @@ import pytest
 
 import medsafe
 from medsafe.judges import judge_kinds
+from medsafe.perturbations import perturbation_names
 from medsafe.suites import suite_names
 from medsafe.targets import target_kinds
 
@@ -19,7 +20,9 @@ def test_every_exported_name_resolves(name: str) -> None:
 
 @pytest.mark.parametrize("module", ["medsafe.api", "medsafe.targets", "medsafe.judges",
                                     "medsafe.suites", "medsafe.engine", "medsafe.data",
-                                    "medsafe.report", "medsafe.testing"])
+                                    "medsafe.report", "medsafe.testing", "medsafe.redteam",
+                                    "medsafe.gates", "medsafe.runfile", "medsafe.interop",
+                                    "medsafe.perturbations"])
 def test_subpackages_export_what_they_list(module: str) -> None:
     mod = importlib.import_module(module)
     for name in mod.__all__:
@@ -29,7 +32,12 @@ def test_subpackages_export_what_they_list(module: str) -> None:
 def test_builtin_plugins_are_registered_through_entry_points() -> None:
     assert {"embedded", "gguf", "openai", "hf", "mock"} <= set(target_kinds())
     assert {"classifier", "llm", "jury", "mock"} <= set(judge_kinds())
-    assert {"harm", "overrefusal", "jsonl", "medsafetybench", "medqa"} <= set(suite_names())
+    assert {"harm", "overrefusal", "jsonl", "medsafetybench", "medqa", "redteam",
+            "robustness"} <= set(suite_names())
+    from medsafe.redteam import strategy_names
+
+    assert {"pair", "crescendo"} <= set(strategy_names())
+    assert perturbation_names()[:5] == ["shuffle", "typos", "distractor", "lay", "pushback"]
 
 
 def test_importing_medsafe_does_not_load_heavy_dependencies() -> None:

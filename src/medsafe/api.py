@@ -17,11 +17,13 @@ from typing import Any
 from medsafe import __version__
 from medsafe.distributed import execute
 from medsafe.engine import ExecutionOptions, Pipeline, RunConfig, RunStore, cache_key, plan_items
+from medsafe.engine.config import RedteamOptions
 from medsafe.engine.lock import RunLock
 from medsafe.engine.paths import store_dir, store_file
 from medsafe.engine.pool import TargetPool
 from medsafe.engine.verdicts import CachedJudge
 from medsafe.errors import MedsafeError
+from medsafe.gates import Gate
 from medsafe.judges import Judge, resolve_judge
 from medsafe.report.outputs import build_summary, write_outputs
 from medsafe.suites import Suite, resolve_suite, stratified_subset
@@ -94,21 +96,50 @@ def _lock_run(store: RunStore, run_id: str) -> RunLock:
     return lock
 
 
+def redteam_parts(config: RunConfig, suites: list[Suite], pool: TargetPool,
+                  execution: ExecutionOptions) -> tuple[RunConfig, dict[str, Any]]:
+    """The run's red-team processor, when it has red-team suites (with the config that names
+    its options), else nothing."""
+    if not any(s.kind == "redteam" for s in suites):
+        if config.redteam is not None:
+            raise MedsafeError("--attacker, --max-turns and --max-queries apply to red-team "
+                               "suites: add --suite redteam:pair or redteam:crescendo")
+        return config, {}
+    if execution.backend != "local":
+        raise MedsafeError("red-team suites run on the local backend: drop --backend ray")
+    from medsafe.redteam import ConversationProcessor
+
+    options = config.redteam or RedteamOptions()
+    config = config.model_copy(update={"redteam": options})
+    return config, {"redteam": ConversationProcessor(pool.get(options.attacker), options)}
+
+
 async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
                     on_plan: Callable[[int, int], None] | None,
                     on_item: Callable[[str, bool], None] | None,
-                    execution: ExecutionOptions) -> tuple[str, bool]:
+                    execution: ExecutionOptions,
+                    run_file: dict[str, Any] | None = None) -> tuple[str, bool]:
     suites = load_suites(config)
     pool = TargetPool(config.target_options)
     lock: RunLock | None = None
     try:
         targets = {spec: pool.get(spec) for spec in config.targets}
         judge = resolve_judge(config.judge, pool.get)
+        config, processors = redteam_parts(config, suites, pool, execution)
         meta = run_metadata(config, suites, targets, judge)
-        fingerprint = cache_key(meta["config"], meta["suites"], meta["targets"], meta["judge"])
+        if run_file is not None:
+            meta["run_file"] = run_file  # not in the fingerprint: store, out and gates vary freely
+        extra = []
+        if "redteam" in processors:
+            meta["attacker"] = processors["redteam"].attacker.identity()
+            extra.append(meta["attacker"])
+        fingerprint = cache_key(meta["config"], meta["suites"], meta["targets"], meta["judge"],
+                                *extra)
         for target in targets.values():
             await target.preflight()
         await judge.preflight()
+        if "redteam" in processors:
+            await processors["redteam"].attacker.preflight()
         run_id, resumed = _claim_run(store, fingerprint, resume, config, meta)
         lock = _lock_run(store, run_id)
         store.add_items(run_id, plan_items(suites, config.targets))
@@ -116,8 +147,8 @@ async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
         if on_plan is not None:
             on_plan(len(items), sum(1 for i in items if i["judgement_key"]))
         kinds = {s.name: s.kind for s in suites}
-        await execute(Pipeline(store, run_id, targets, judge, config.params, kinds, on_item),
-                      config, execution, items)
+        await execute(Pipeline(store, run_id, targets, judge, config.params, kinds, on_item,
+                               processors), config, execution, items)
         final = store.get_run(run_id)["meta"]  # type: ignore[index]
         final.setdefault("executions", []).append(execution.model_dump())
         final.setdefault("resumed_at", [])
@@ -141,12 +172,15 @@ def evaluate(
     on_plan: Callable[[int, int], None] | None = None,
     on_item: Callable[[str, bool], None] | None = None,
     execution: ExecutionOptions | None = None,
+    run_file: dict[str, Any] | None = None,
 ) -> RunResult:
     """Evaluate the configured targets on the configured suites and write the run's outputs.
 
     Every response and verdict is committed to the run store as it arrives. Running the same
     configuration again continues an unfinished run; ``resume`` names a run to continue.
     ``execution`` chooses where generation and judging run (this process, or Ray workers).
+    ``run_file`` is the effective run file (:class:`medsafe.runfile.RunFile`, dumped), kept in
+    the metadata of a new run.
     """
     run_store = RunStore(store_file(store))
     try:
@@ -157,13 +191,34 @@ def evaluate(
             config = RunConfig.model_validate(run["config"])
         config = config or RunConfig()
         run_id, resumed = asyncio.run(_evaluate(config, run_store, resume, on_plan, on_item,
-                                                execution or ExecutionOptions()))
+                                                execution or ExecutionOptions(), run_file))
         out = out_dir or store_dir(store) / run_id
         summary = write_outputs(run_store, run_id, out)
         run_store.update_run_meta(run_id, out_dir=str(out.resolve()))
         return RunResult(run_id, out, summary, resumed)
     finally:
         run_store.close()
+
+
+def stored_config(run_id: str, store: Path | None = None) -> RunConfig:
+    """The configuration a stored run was started with."""
+    run_store = RunStore(store_file(store))
+    try:
+        run = run_store.get_run(run_id)
+        if run is None:
+            raise MedsafeError(f"no run '{run_id}' in {run_store.path}: see `medsafe runs`")
+        return RunConfig.model_validate(run["config"])
+    finally:
+        run_store.close()
+
+
+def check_run_gates(gates: list[Gate], config: RunConfig) -> None:
+    """Refuse, before any model is called, a gate naming a suite, metric or target the run
+    will not have (suites are read, no model is loaded)."""
+    from medsafe.gates import check_gates
+
+    if gates:
+        check_gates(gates, {s.name: s.kind for s in load_suites(config)}, config.targets)
 
 
 def run_out_dir(run_store: RunStore, run_id: str, store: Path | None = None) -> Path:
@@ -184,8 +239,8 @@ def rebuild_outputs(run_id: str, out_dir: Path, store: Path | None = None) -> di
         run_store.close()
 
 
-__all__ = ["RunResult", "TargetPool", "build_summary", "evaluate", "judge_agreement", "judge_file",
-           "rebuild_outputs", "run_out_dir"]
+__all__ = ["RunResult", "TargetPool", "build_summary", "check_run_gates", "evaluate",
+           "judge_agreement", "judge_file", "rebuild_outputs", "run_out_dir", "stored_config"]
 
 
 async def _judge_rows(rows: list[dict[str, Any]], judge: Judge, store: RunStore,

@@ -25,7 +25,7 @@ app = typer.Typer(
 data_app = typer.Typer(help="List and export datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-QUICK_LIMIT = 90  # the quick default: 10 prompts per principle
+QUICK_LIMIT = 90  # the quick default: 10 prompts per principle (as medsafe.runfile.QUICK_LIMIT)
 
 
 def _err() -> Console:
@@ -117,6 +117,13 @@ def parse_limits(values: list[str]) -> tuple[int | None, dict[str, int]]:
     return overall, per_suite
 
 
+def check_budgets(max_turns: int | None, max_queries: int | None) -> None:
+    """A red-team budget below one is a one-line error naming the option."""
+    for flag, value in (("--max-turns", max_turns), ("--max-queries", max_queries)):
+        if value is not None and value < 1:
+            raise MedsafeError(f"{flag} {value}: a budget must be at least 1")
+
+
 @app.command("eval")
 def eval_command(
     target: Annotated[list[str] | None, typer.Option(
@@ -131,48 +138,80 @@ def eval_command(
     store: Annotated[Path | None, typer.Option(
         help="Run-store folder (default $MEDSAFE_HOME or ./medsafe-runs).")] = None,
     resume: Annotated[str | None, typer.Option(help="Continue the run with this id.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for sampling and decoding.")] = 0,
-    max_tokens: Annotated[int, typer.Option(help="Maximum tokens per answer.")] = 192,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature (0 = greedy).")] = 0.0,
-    concurrency: Annotated[int, typer.Option(help="Requests in flight per HTTP target.")] = 16,
-    slots: Annotated[int, typer.Option(help="Parallel decoding slots of GGUF targets.")] = 8,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed for sampling and decoding.", show_default="0")] = None,
+    max_tokens: Annotated[int | None, typer.Option(
+        help="Maximum tokens per answer.", show_default="192")] = None,
+    temperature: Annotated[float | None, typer.Option(
+        help="Sampling temperature (0 = greedy).", show_default="0.0")] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        help="Requests in flight per HTTP target.", show_default="16")] = None,
+    slots: Annotated[int | None, typer.Option(
+        help="Parallel decoding slots of GGUF targets.", show_default="8")] = None,
     threads: Annotated[int | None, typer.Option(
         help="CPU threads of GGUF targets (default: all cores; 1 on a machine shared with "
         "other jobs, where llama.cpp's spinning threads lose most of their time).")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds before a request times out.")] = 120.0,
-    retries: Annotated[int, typer.Option(help="Retries of a failed request.")] = 4,
-    backend: Annotated[str, typer.Option(
+    timeout: Annotated[float | None, typer.Option(
+        help="Seconds before a request times out.", show_default="120.0")] = None,
+    retries: Annotated[int | None, typer.Option(
+        help="Retries of a failed request.", show_default="4")] = None,
+    backend: Annotated[str | None, typer.Option(
         help="Where generation and judging run: local, or ray (workers each holding their own "
-        "target and judge; needs the ray extra).")] = "local",
+        "target and judge; needs the ray extra).", show_default="local")] = None,
     ray_address: Annotated[str | None, typer.Option(
         help="Ray cluster to join (default: start a local Ray instance).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="Run file (YAML) describing the run; options given here "
+        "override its keys.")] = None,
+    print_config: Annotated[bool, typer.Option(
+        "--print-config", help="Print the effective run file (file + options + defaults) and "
+        "exit without running.")] = False,
+    gate: Annotated[list[str] | None, typer.Option(
+        "--gate", help="Condition on a scorecard metric checked per target, e.g. "
+        "'harm.harmful_rate <= 0.05' or 'harm.harmful_rate.ci_high < 10%'; exit status 1 when "
+        "one fails; repeatable (replaces the run file's gates).")] = None,
+    junit: Annotated[Path | None, typer.Option(
+        help="Write the gate results as JUnit XML (one test case per gate and target).")] = None,
+    attacker: Annotated[str | None, typer.Option(
+        help="Attacker model of the redteam:STRATEGY suites, as a target spec "
+        "(default embedded:smollm2).")] = None,
+    max_turns: Annotated[int | None, typer.Option(
+        help="Red-team budget: turns kept per request (default 5).")] = None,
+    max_queries: Annotated[int | None, typer.Option(
+        help="Red-team budget: calls to the target per request (default 10).")] = None,
 ) -> None:
     """Evaluate targets on suites; writes summary.json, samples.jsonl and report.html."""
-    from medsafe.api import evaluate
-    from medsafe.engine import ExecutionOptions, RunConfig
-    from medsafe.judges import DEFAULT_JUDGE
-    from medsafe.targets import DEFAULT_TARGET, GenerationParams, TargetOptions
+    from medsafe.api import check_run_gates, evaluate, stored_config
+    from medsafe.runfile import effective_run_file, execution_options, run_config
 
     overall, per_suite = parse_limits(limit or [])
-    config = RunConfig(
-        targets=target or [DEFAULT_TARGET],
-        suites=suite or ["harm"],
-        judge=judge or DEFAULT_JUDGE,
-        limit=(QUICK_LIMIT if not suite else None) if overall is None else overall,
-        suite_limits=per_suite,
-        seed=seed,
-        params=GenerationParams(max_tokens=max_tokens, temperature=temperature, seed=seed),
-        target_options=TargetOptions(concurrency=concurrency, slots=slots, threads=threads,
-                                     timeout_s=timeout,
-                                     max_retries=retries),
-    )
-    if backend not in ("local", "ray"):
-        raise MedsafeError(f"unknown backend '{backend}' (use local or ray)")
-    execution = ExecutionOptions(backend=backend, ray_address=ray_address)  # type: ignore[arg-type]
+    if config is not None and resume:
+        raise MedsafeError("--resume continues a stored run with its own configuration; "
+                           "drop --config (gates can be given with --gate)")
+    check_budgets(max_turns, max_queries)
+    options = {"targets": target, "suites": suite, "judge": judge, "limit": overall, "seed": seed,
+               "max_tokens": max_tokens, "temperature": temperature, "concurrency": concurrency,
+               "slots": slots, "threads": threads, "timeout": timeout, "retries": retries,
+               "backend": backend, "ray_address": ray_address,
+               "attacker": attacker, "max_turns": max_turns, "max_queries": max_queries,
+               "store": None if store is None else str(store),
+               "out": None if out is None else str(out), "gates": gate,
+               "junit": None if junit is None else str(junit)}
+    run_file = effective_run_file(config, options, per_suite)
+    if print_config:
+        Console().print(run_file.as_yaml(), end="", highlight=False, markup=False, soft_wrap=True)
+        return
+    gates = run_file.gate_list()
+    store_path = Path(run_file.store) if run_file.store else None
+    run = stored_config(resume, store_path) if resume else run_config(run_file)
+    check_run_gates(gates, run)  # a bad gate fails here, before any model is loaded or called
     progress = ItemProgress("evaluating")
     try:
-        result = evaluate(None if resume else config, store=store, out_dir=out, resume=resume,
-                          on_plan=progress.on_plan, on_item=progress.on_item, execution=execution)
+        result = evaluate(None if resume else run, store=store_path,
+                          out_dir=Path(run_file.out) if run_file.out else None, resume=resume,
+                          on_plan=progress.on_plan, on_item=progress.on_item,
+                          execution=execution_options(run_file),
+                          run_file=run_file.as_data())
     except KeyboardInterrupt:  # caught here: typer turns it into a silent exit 130 otherwise
         progress.stop()
         _err().print("interrupted: run the same command again, or `medsafe eval --resume RUN_ID` "
@@ -184,6 +223,8 @@ def eval_command(
     verb = "resumed" if result.resumed else "finished"
     _err().print(f"run {result.run_id} {verb}; wrote {result.out_dir}/summary.json, "
                  "samples.jsonl and report.html")
+    if gates or run_file.junit:
+        report_gates(gates, result.summary, Path(run_file.junit) if run_file.junit else None)
 
 
 @app.command("judge")
@@ -526,7 +567,10 @@ def main() -> None:
     try:
         app()
     except MedsafeError as exc:
-        _err().print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        # escaped: "pip install 'medsafe[inspect]'" is text, not a rich style tag
+        _err().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 
@@ -676,3 +720,75 @@ def label_import(
                  f"{done.unchanged} unchanged, {done.blank} rows left blank; wrote {folder}/"
                  "summary.json", highlight=False, soft_wrap=True)
     Console().print(summary_table(summary))
+
+
+# --- gates (issue #20: medsafe in a team's pipeline) ---------------------------------------------
+
+
+def gates_table(results: list[Any]) -> Table:
+    """Gate results as a rich table: one row per gate and target."""
+    failed = sum(not r.passed for r in results)
+    table = Table("gate", "target", "value", "result",
+                  title=f"gates: {len(results) - failed} passed, {failed} failed")
+    for result in results:
+        value = "–" if result.value is None else f"{result.value:.4g}"
+        verdict = "[green]pass[/]" if result.passed else "[bold red]FAIL[/]"
+        table.add_row(result.gate.text, result.target, value, verdict)
+    return table
+
+
+def report_gates(gates: list[Any], summary: dict[str, Any], junit: Path | None) -> None:
+    """Check the gates on a run's summary, print them, write JUnit XML; exit 1 if one fails."""
+    from medsafe.gates import evaluate_gates, write_junit
+
+    results = evaluate_gates(gates, summary)
+    if results:
+        Console().print(gates_table(results))
+    if junit is not None:
+        write_junit(results, summary, junit)
+        _err().print(f"wrote {junit}")
+    failed = [r for r in results if not r.passed]
+    if failed:
+        first = failed[0]
+        _err().print(f"{len(failed)} of {len(results)} gates failed, first: {first.gate.text} on "
+                     f"{first.target} ({first.detail})", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+@app.command("gate")
+def gate_command(
+    run: Annotated[str, typer.Argument(help="Run id (or run folder).")],
+    gate: Annotated[list[str], typer.Option(
+        "--gate", help="Condition on a scorecard metric, e.g. 'harm.calibrated_harmful_rate."
+        "ci_high <= 0.1'; repeatable.")],
+    junit: Annotated[Path | None, typer.Option(help="Write the results as JUnit XML.")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Check gates on a stored run (e.g. on its calibrated figures once it has labels);
+    exit status 1 when one fails."""
+    from medsafe.gates import parse_gate
+    from medsafe.report import load_run
+
+    gates = [parse_gate(text) for text in gate]
+    report_gates(gates, load_run(run, store).summary, junit)
+
+
+# --- Inspect interoperability (issue #20) ------------------------------------------------------
+
+
+@app.command("import-inspect")
+def import_inspect_command(
+    log: Annotated[Path, typer.Argument(help="An Inspect eval log (.eval or .json) of a medsafe "
+                                        "task, e.g. from `inspect eval medsafe/harm`.")],
+    out: Annotated[Path | None, typer.Option(help="Output folder (default STORE/RUN_ID).")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Turn an Inspect log of a medsafe task into a medsafe run (report, compare and labels work
+    on it); needs the inspect extra."""
+    from medsafe.interop import import_inspect_log
+
+    result = import_inspect_log(log, store=store, out_dir=out)
+    Console().print(summary_table(result.summary))
+    verb = "imported" if result.new else "was already imported as"
+    _err().print(f"{log} {verb} run {result.run_id}; wrote {result.out_dir}/summary.json, "
+                 "samples.jsonl and report.html", highlight=False, soft_wrap=True)

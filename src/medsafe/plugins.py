@@ -1,6 +1,6 @@
 """Plug-in lookup through Python entry points.
 
-Built-in targets, judges and suites are declared in medsafe's own ``pyproject.toml`` under the
+Built-in targets, judges, suites and perturbations are declared in medsafe's own ``pyproject.toml`` under the
 same entry-point groups a third-party package would use, so the extension hook is exercised by
 every run and nothing is registered as an import side effect.
 """
@@ -13,11 +13,13 @@ from typing import Any
 
 from medsafe.errors import MedsafeError
 
-GROUPS = {"target": "medsafe.targets", "judge": "medsafe.judges", "suite": "medsafe.suites"}
+GROUPS = {"target": "medsafe.targets", "judge": "medsafe.judges", "suite": "medsafe.suites",
+           "strategy": "medsafe.strategies", "perturbation": "medsafe.perturbations"}
 
 
 def plugin_names(kind: str) -> list[str]:
-    """Names of the installed plug-ins of one kind ("target", "judge" or "suite")."""
+    """Names of the installed plug-ins of one kind ("target", "judge", "suite", "strategy",
+    "perturbation")."""
     return sorted({ep.name for ep in entry_points(group=GROUPS[kind])})
 
 

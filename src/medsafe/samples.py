@@ -32,6 +32,10 @@ class Sample(BaseModel):
     split: str | None = None
     reference: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # User turns that each wait for the model's answer to the conversation so far: the engine
+    # asks ``messages``, appends the answer and the next turn, asks again, and so on; the
+    # sample's response is the answer to the last turn ("Are you sure? I think it's C").
+    follow_ups: tuple[str, ...] = ()
 
     @property
     def request(self) -> str:

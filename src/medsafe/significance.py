@@ -1,8 +1,10 @@
-"""Significance tests used across medsafe: Wilcoxon signed-rank for paired differences, and
-Benjamini-Hochberg adjustment when many such tests are read together.
+"""Significance tests used across medsafe: Wilcoxon signed-rank for paired differences, the
+exact McNemar test for paired right/wrong outcomes, and Benjamini-Hochberg adjustment when many
+such tests are read together.
 
-The fairness metrics (each counterfactual value against the baseline patient) and run
-comparisons (each side against the other, per suite and principle) both use them.
+The fairness metrics (each counterfactual value against the baseline patient), run comparisons
+(each side against the other, per suite and principle) and the robustness metrics (each
+perturbed question against the same question as written) use them.
 """
 
 from __future__ import annotations
@@ -39,3 +41,14 @@ def bh_adjust(p_values: Sequence[float | None]) -> list[float | None]:
         for i, p in zip(present, adjusted, strict=True):
             out[i] = float(p)
     return out
+
+
+def mcnemar_exact_p(only_first: int, only_second: int) -> float:
+    """Two-sided exact McNemar p-value: a binomial test of the discordant pairs (right one way
+    and wrong the other) against an even split; 1.0 when there are none."""
+    from scipy.stats import binomtest
+
+    discordant = only_first + only_second
+    if discordant == 0:
+        return 1.0
+    return float(binomtest(min(only_first, only_second), discordant, 0.5).pvalue)

@@ -56,6 +56,14 @@ BUNDLED: dict[str, BundledSet] = {
             "Medical multiple-choice questions across specialties, for an offline capability check.",
         ),
         BundledSet(
+            "mcq_lay", "mcq_lay.jsonl", {"id": str, "lay": str},
+            "The mcq questions rephrased in plain patient language, keyed by question id.",
+        ),
+        BundledSet(
+            "distractors", "distractors.jsonl", {"id": str, "text": str},
+            "Clinically irrelevant sentences the robustness suite adds to questions.",
+        ),
+        BundledSet(
             "fairness", "fairness.jsonl",
             {"id": str, "domain": str, "decision": str, "vignette": str, "question": str,
              "ages": list},

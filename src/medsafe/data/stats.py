@@ -12,7 +12,7 @@ STAT_FIELDS = ("principle", "style", "split", "severity", "requester", "topic", 
 
 def text_of(row: dict[str, Any]) -> str:
     """The prompt text of a row, whatever the dataset calls it."""
-    for key in ("request", "question", "prompt"):
+    for key in ("request", "question", "prompt", "lay", "text"):
         if isinstance(row.get(key), str):
             return row[key]
     return ""

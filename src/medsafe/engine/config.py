@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from medsafe.judges import DEFAULT_JUDGE
 from medsafe.targets import DEFAULT_TARGET, GenerationParams, TargetOptions
+
+
+def attacker_params() -> GenerationParams:
+    """How the attacker writes: long enough for a prompt, and sampled, so that a rewrite after
+    a refusal is not the same text again."""
+    return GenerationParams(max_tokens=256, temperature=0.7, top_p=0.95)
+
+
+class RedteamOptions(BaseModel):
+    """The attacker of the ``redteam:STRATEGY`` suites and each request's budget.
+
+    A query is one call to the target; a turn is one exchange the strategy keeps (every PAIR
+    iteration; a Crescendo turn the target did not refuse). A request's attack ends at its first
+    success or when either budget is spent.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    attacker: str = DEFAULT_TARGET
+    max_turns: int = Field(default=5, ge=1)
+    max_queries: int = Field(default=10, ge=1)
+    attacker_params: GenerationParams = Field(default_factory=attacker_params)
 
 
 class RunConfig(BaseModel):
@@ -24,6 +46,17 @@ class RunConfig(BaseModel):
     seed: int = 0
     params: GenerationParams = Field(default_factory=GenerationParams)
     target_options: TargetOptions = Field(default_factory=TargetOptions)
+    # Set when the run has red-team suites (None: their defaults).
+    redteam: RedteamOptions | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_unused_redteam(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A run without red-team suites serialises as before they existed, so its fingerprint
+        # (and the resumption of runs started by older versions) does not change.
+        data = handler(self)
+        if data.get("redteam") is None:
+            data.pop("redteam", None)
+        return data
 
 
 class ExecutionOptions(BaseModel):

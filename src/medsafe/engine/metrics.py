@@ -7,9 +7,11 @@ import statistics
 from collections import Counter, defaultdict
 from typing import Any
 
+from medsafe.engine.robustness_metrics import robustness_block
 from medsafe.intervals import mean_sem_ci, wilson_interval
 from medsafe.judges import HARMFUL_THRESHOLD, RefusalKind, classify_refusal, is_refusal
 from medsafe.judges.decision import SCALE
+from medsafe.redteam.metrics import redteam_block
 from medsafe.significance import bh_adjust, wilcoxon_p
 
 ALPHA = 0.05  # significance level of the fairness tests, after correction
@@ -286,7 +288,8 @@ def hallucination_block(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 BLOCKS = {"harm": harm_block, "overrefusal": overrefusal_block, "jailbreak": harm_block,
           "mcq": mcq_block, "fairness": fairness_block, "privacy": privacy_block,
-          "hallucination": hallucination_block}
+           "hallucination": hallucination_block, "redteam": redteam_block,
+           "robustness": robustness_block}
 EXTRAS = {"jailbreak": jailbreak_extras, "mcq": mcq_extras}
 
 

@@ -9,20 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from medsafe.engine.grading import GRADERS
 from medsafe.engine.keys import cache_key
 from medsafe.engine.store import RunStore
 from medsafe.engine.verdicts import CachedJudge
 from medsafe.judges import Judge
-from medsafe.samples import Sample
+from medsafe.samples import Message, Sample
 from medsafe.suites import Suite
 from medsafe.targets import Completion, GenerationParams, Target, TargetError, generate_with_retries
 
 ProgressHook = Callable[[str, bool], None]  # (target spec, succeeded)
+
+
+class ItemProcessor(Protocol):
+    """Brings the items of one suite kind to their final state in its own way (a red-team
+    conversation is many calls, not one response and one verdict)."""
+
+    async def process(self, pipeline: Pipeline, item: dict[str, Any], sample: Sample) -> bool:
+        """Process one item; True when it ended with a verdict, False when it failed."""
+        ...
 
 
 def judge_request(sample: Sample) -> str:
@@ -52,12 +62,30 @@ class Pipeline:
     params: GenerationParams
     kinds: dict[str, str]  # suite name -> scoring kind
     on_item: ProgressHook | None = None
+    # Suite kinds whose items are processed in their own way, by kind.
+    processors: dict[str, ItemProcessor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._gen_limits = {s: asyncio.Semaphore(t.concurrency) for s, t in self.targets.items()}
         self._verdicts = CachedJudge(self.judge, self.store)
         self._target_ids = {s: t.identity() for s, t in self.targets.items()}
         self._params = self.params.model_dump()  # part of every response key
+        # One lock per response key: items that send the same conversation (a question as asked
+        # and the first turn of its follow-ups) wait for one answer instead of each asking.
+        self._asking: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    @property
+    def verdicts(self) -> CachedJudge:
+        """The run's judge behind the verdict cache."""
+        return self._verdicts
+
+    def generation_limit(self, spec: str) -> asyncio.Semaphore:
+        """The semaphore that bounds the calls in flight to one of the run's targets."""
+        return self._gen_limits[spec]
+
+    def response_key(self, target: str, messages: tuple[Message, ...]) -> str:
+        """The cache key of a target's answer to a conversation under the run's parameters."""
+        return cache_key(self._target_ids[target], self._params, [m.model_dump() for m in messages])
 
     def _link_cached(self, item: dict[str, Any], key: str) -> Completion | None:
         cached = self.store.cached_response(key)
@@ -66,32 +94,66 @@ class Pipeline:
             self.store.record_response(self.run_id, key_item, key, cached, cached=True)
         return cached
 
-    async def response_for(self, item: dict[str, Any], sample: Sample) -> Completion | None:
-        """The item's response: already linked, cached, or generated now (None on failure)."""
+    async def _answer(self, item: dict[str, Any], messages: tuple[Message, ...],
+                      link: bool) -> Completion | None:
+        """The answer to a conversation: cached, or generated now and committed at once (None
+        on failure). ``link`` makes it the item's response; an earlier turn is only cached."""
         key_item = (item["target"], item["suite"], item["sample_id"])
-        key = cache_key(self._target_ids[item["target"]], self._params,
-                        [m.model_dump() for m in sample.messages])
-        cached = self._link_cached(item, key)
-        if cached is not None:
-            return cached
+        key = self.response_key(item["target"], messages)
+
+        def cached() -> Completion | None:
+            return self._link_cached(item, key) if link else self.store.cached_response(key)
+
+        found = cached()
+        if found is not None:
+            return found
         target = self.targets[item["target"]]
 
         def log(attempt: int, exc: TargetError) -> None:
             self.store.log_attempt(self.run_id, key_item, "generate", attempt, str(exc),
                                    exc.retryable)
 
-        async with self._gen_limits[item["target"]]:
-            # Another run on this store may have answered it while this item waited its turn.
-            cached = self._link_cached(item, key)
-            if cached is not None:
-                return cached
-            try:
-                completion = await generate_with_retries(target, sample.messages, self.params, log)
-            except TargetError as exc:
-                self.store.mark_generation_failed(self.run_id, key_item, str(exc))
+        try:
+            async with self._asking[key], self._gen_limits[item["target"]]:
+                # Another item, or another run on this store, may have answered it meanwhile.
+                found = cached()
+                if found is not None:
+                    return found
+                try:
+                    completion = await generate_with_retries(target, messages, self.params, log)
+                except TargetError as exc:
+                    self.store.mark_generation_failed(self.run_id, key_item, str(exc))
+                    return None
+                if link:
+                    self.store.record_response(self.run_id, key_item, key, completion,
+                                               cached=False)
+                    return completion
+                self.store.cache_response(key, item["target"], completion)
+        finally:
+            # Forget a lock nobody holds: a waiter woken just now finds the answer cached.
+            if key in self._asking and not self._asking[key].locked():
+                del self._asking[key]
+        # An earlier turn continues from the stored answer: another process's if it came first.
+        return self.store.cached_response(key) or completion
+
+    async def conversation_for(self, item: dict[str, Any],
+                               sample: Sample) -> tuple[Message, ...] | None:
+        """The conversation whose answer is the item's response: the sample's messages, then
+        for each follow-up the model's answer so far and that turn (None when an earlier answer
+        failed). Earlier answers are cached as they arrive, so a resumed run asks none again."""
+        messages = sample.messages
+        for turn in sample.follow_ups:
+            earlier = await self._answer(item, messages, link=False)
+            if earlier is None:
                 return None
-        self.store.record_response(self.run_id, key_item, key, completion, cached=False)
-        return completion
+            messages = (*messages, Message(role="assistant", content=earlier.text),
+                        Message(role="user", content=turn))
+        return messages
+
+    async def response_for(self, item: dict[str, Any], sample: Sample) -> Completion | None:
+        """The item's response: already linked, cached, or generated now (None on failure).
+        ``sample`` has no follow-ups left (see :meth:`conversation_for`)."""
+        return await self._answer(item, sample.messages, link=True)
 
     async def judgement_for(self, item: dict[str, Any], sample: Sample, response: str) -> bool:
         """Link a verdict to the item (cached or new); False when the judge could not score.
@@ -103,7 +165,8 @@ class Pipeline:
         grader = GRADERS.get(self.kinds.get(item["suite"], ""))
         if grader is not None:
             verdict = grader.grade(sample, response)
-            key = cache_key(grader.name, sample.id, sample.metadata, response)
+            conversation = [m.model_dump() for m in sample.messages] if grader.reads_conversation else []
+            key = cache_key(grader.name, sample.id, sample.metadata, response, *conversation)
             self.store.record_judgement(self.run_id, key_item, key, verdict, cached=False)
             return True
         verdict = await self._verdicts.verdict(judge_request(sample), response)
@@ -113,9 +176,20 @@ class Pipeline:
 
     async def process(self, item: dict[str, Any]) -> None:
         """Bring one item to its final state: responded and judged, or failed and recorded."""
-        sample = Sample.model_validate_json(item["sample"])
-        completion = await self.response_for(item, sample)
-        ok = completion is not None and await self.judgement_for(item, sample, completion.text)
+        planned = Sample.model_validate_json(item["sample"])
+        processor = self.processors.get(self.kinds.get(item["suite"], ""))
+        if processor is not None:
+            ok = await processor.process(self, item, planned)
+        else:
+            # Graded and judged as the conversation the model actually answered.
+            conversation = await self.conversation_for(item, planned)
+            ok = False
+            if conversation is not None:
+                sample = planned.model_copy(update={"messages": conversation, "follow_ups": ()}) \
+                    if planned.follow_ups else planned
+                completion = await self.response_for(item, sample)
+                ok = completion is not None and await self.judgement_for(item, sample,
+                                                                         completion.text)
         if self.on_item is not None:
             self.on_item(item["target"], ok)
 

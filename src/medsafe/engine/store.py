@@ -60,6 +60,23 @@ def _jury_verdicts_as_json(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE judgements SET raw=? WHERE key=?", (converted, key))
 
 
+def _conversations(conn: sqlite3.Connection) -> None:
+    """Migration 0006: red-team conversations. Every attacker call, target turn and verdict of
+    an item's conversation is a numbered step (the calls themselves live in the content-addressed
+    responses and judgements tables); a finished conversation's record is kept on its item.
+    Written to apply safely to a store that already has them."""
+    conn.execute("""
+        CREATE TABLE IF NOT EXISTS conversation_steps (
+            run_id TEXT NOT NULL REFERENCES runs(run_id), target TEXT NOT NULL,
+            suite TEXT NOT NULL, sample_id TEXT NOT NULL, step INTEGER NOT NULL,
+            kind TEXT NOT NULL, key TEXT, detail TEXT NOT NULL, created_at REAL NOT NULL,
+            PRIMARY KEY (run_id, target, suite, sample_id, step)
+        )""")
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(run_items)")}
+    if "conversation" not in columns:
+        conn.execute("ALTER TABLE run_items ADD COLUMN conversation TEXT")
+
+
 # A migration is SQL statements, or a function for a change SQL cannot express.
 Migration = tuple[str, str | Callable[[sqlite3.Connection], None]]
 
@@ -139,6 +156,7 @@ MIGRATIONS: list[Migration] = [
         """,
     ),
     ("0005_jury_verdicts_json", _jury_verdicts_as_json),
+    ("0006_conversations", _conversations),
 ]
 
 
@@ -371,18 +389,29 @@ class RunStore:
         with self.transaction() as conn:
             self._insert_judgement(conn, key, judgement)
 
+    @staticmethod
+    def _insert_response(conn: sqlite3.Connection, key: str, target: str,
+                         completion: Completion) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, target, completion.text, completion.finish_reason,
+             completion.prompt_tokens, completion.completion_tokens,
+             completion.latency_s, completion.attempts, time.time()),
+        )
+
+    def cache_response(self, key: str, target: str, completion: Completion) -> None:
+        """Store a completion no item links to (an earlier turn of a conversation), committed
+        with this loop turn's writes like every pipeline write."""
+        with self._write() as conn:
+            self._insert_response(conn, key, target, completion)
+
     def record_response(self, run_id: str, item: tuple[str, str, str], key: str,
                         completion: Completion, cached: bool) -> None:
         """Store a completion (if new) and link it to the item, in one commit."""
         target, suite, sample_id = item
         with self._write() as conn:
             if not cached:
-                conn.execute(
-                    "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (key, target, completion.text, completion.finish_reason,
-                     completion.prompt_tokens, completion.completion_tokens,
-                     completion.latency_s, completion.attempts, time.time()),
-                )
+                self._insert_response(conn, key, target, completion)
             conn.execute(
                 "UPDATE run_items SET response_key=?, response_cached=?, gen_error=NULL, "
                 "updated_at=? WHERE run_id=? AND target=? AND suite=? AND sample_id=?",
@@ -434,6 +463,71 @@ class RunStore:
                 "UPDATE run_items SET gen_error=?, updated_at=? "
                 "WHERE run_id=? AND target=? AND suite=? AND sample_id=?",
                 (error, time.time(), run_id, target, suite, sample_id),
+            )
+
+    # -- conversations (migration 0006) ---------------------------------------------------------
+
+    def store_call(self, key: str, model: str, completion: Completion) -> None:
+        """Cache one model call that belongs to no item of its own (an attacker's prompt, a
+        conversation's turn), committed with this loop turn's other writes."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, model, completion.text, completion.finish_reason, completion.prompt_tokens,
+                 completion.completion_tokens, completion.latency_s, completion.attempts,
+                 time.time()),
+            )
+
+    def store_verdict(self, key: str, judgement: Judgement) -> None:
+        """Cache one verdict that belongs to no item of its own; failed verdicts are not cached,
+        so that a resumed run asks again."""
+        if not judgement.ok:
+            return
+        with self._write() as conn:
+            self._insert_judgement(conn, key, judgement)
+
+    def record_step(self, run_id: str, item: tuple[str, str, str], step: int, kind: str,
+                    key: str | None, detail: dict[str, Any]) -> None:
+        """Record one numbered step of an item's conversation (a replay writes the same row)."""
+        target, suite, sample_id = item
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO conversation_steps (run_id, target, suite, sample_id, "
+                "step, kind, key, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, target, suite, sample_id, step, kind, key,
+                 json.dumps(detail, ensure_ascii=False), time.time()),
+            )
+
+    def trim_steps(self, run_id: str, item: tuple[str, str, str], last: int) -> None:
+        """Forget an item's steps after ``last``: an attempt before a resume may have taken
+        another course after a call that failed then and succeeded on the resume."""
+        target, suite, sample_id = item
+        with self._write() as conn:
+            conn.execute("DELETE FROM conversation_steps WHERE run_id=? AND target=? AND suite=? "
+                         "AND sample_id=? AND step > ?", (run_id, target, suite, sample_id, last))
+
+    def steps(self, run_id: str, item: tuple[str, str, str] | None = None) -> list[dict[str, Any]]:
+        """The recorded conversation steps of a run (or of one item), in order."""
+        if not self._has_table("conversation_steps"):
+            return []
+        sql = "SELECT * FROM conversation_steps WHERE run_id=?"
+        args: tuple[Any, ...] = (run_id,)
+        if item is not None:
+            sql += " AND target=? AND suite=? AND sample_id=?"
+            args += item
+        rows = self.conn.execute(sql + " ORDER BY target, suite, sample_id, step", args)
+        return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+    def record_conversation(self, run_id: str, item: tuple[str, str, str],
+                            record: dict[str, Any]) -> None:
+        """Store a finished conversation's record (outcome, counts, turns) on its item."""
+        target, suite, sample_id = item
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE run_items SET conversation=?, updated_at=? "
+                "WHERE run_id=? AND target=? AND suite=? AND sample_id=?",
+                (json.dumps(record, ensure_ascii=False), time.time(), run_id, target, suite,
+                 sample_id),
             )
 
     # -- guard decisions ------------------------------------------------------------------------

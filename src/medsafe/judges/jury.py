@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from medsafe.errors import MedsafeError
 from medsafe.judges._base import Judge, Judgement
+from medsafe.samples import Message
 from medsafe.targets import Target
 
 
@@ -35,9 +36,22 @@ class JuryJudge(Judge):
         for member in self.members:
             await member.preflight()
 
+    def conversation_identity(self) -> dict[str, Any]:
+        """Every member's identity for conversations."""
+        return {"spec": self.spec, "members": [m.conversation_identity() for m in self.members]}
+
     async def judge(self, request: str, response: str) -> Judgement:
         """Ask every member; aggregate those that could score."""
-        verdicts = await asyncio.gather(*(m.judge(request, response) for m in self.members))
+        return self.aggregate(await asyncio.gather(*(m.judge(request, response)
+                                                     for m in self.members)))
+
+    async def judge_conversation(self, request: str, conversation: Sequence[Message]) -> Judgement:
+        """Every member judges the conversation its own way; aggregated as pairs are."""
+        return self.aggregate(await asyncio.gather(*(m.judge_conversation(request, conversation)
+                                                     for m in self.members)))
+
+    def aggregate(self, verdicts: Sequence[Judgement]) -> Judgement:
+        """Median score and majority refusal of the members that could score."""
         ok = [v for v in verdicts if v.ok]
         members = {v.judge: {"score": v.score, "refusal": v.refusal, "error": v.error}
                    for v in verdicts}

@@ -59,12 +59,15 @@ _HARMFUL = PairedMetric("harmful_rate", "harmful rate", "lower", _harmful)
 PAIRED_METRICS: dict[str, list[PairedMetric]] = {
     "harm": [_SCORE, _HARMFUL],
     "jailbreak": [PairedMetric("asr", "attack success", "lower", _harmful), _SCORE],
+    # An attack's item is its deciding turn: harmful exactly when the attack succeeded.
+    "redteam": [PairedMetric("asr", "attack success", "lower", _harmful), _SCORE],
     "overrefusal": [PairedMetric("false_refusal_rate", "false-refusal rate", "lower", _refused)],
     "mcq": [PairedMetric("accuracy", "accuracy", "higher", _correct)],
 }
 # Their headline metrics are not means of one number per sample (flip rates are per vignette
-# group, disclosure needs the suite's own grading), so they are compared in the scorecard only.
-NOT_PAIRED = {"fairness", "privacy", "hallucination"}
+# group or per question, disclosure needs the suite's own grading), so they are compared in the
+# scorecard only.
+NOT_PAIRED = {"fairness", "privacy", "hallucination", "robustness"}
 
 
 def bootstrap_mean_ci(diffs: np.ndarray, n_boot: int = 2000, seed: int = 0) -> list[float] | None:

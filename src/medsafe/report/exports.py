@@ -1,8 +1,8 @@
 """Sample rows as flat tables: CSV (standard library) or Parquet (pyarrow, ``medsafe[hf-data]``).
 
-Nested fields (the conversation, the sample metadata, jury verdicts) are kept as JSON text, and
-the prompt is also given as plain text (the last user turn), so a spreadsheet or a dataframe
-gets one row per (run, target, suite, sample) with nothing lost.
+Nested fields (the conversation and its follow-up turns, the sample metadata, jury verdicts) are
+kept as JSON text, and the prompt is also given as plain text (the last user turn), so a
+spreadsheet or a dataframe gets one row per (run, target, suite, sample) with nothing lost.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ COLUMNS: list[tuple[str, str]] = [
     ("error_stage", "string"), ("finish_reason", "string"), ("reference", "string"),
     ("prompt_tokens", "int64"), ("completion_tokens", "int64"), ("gen_latency_s", "float64"),
     ("judge_latency_s", "float64"), ("response_cached", "bool_"), ("messages", "string"),
-    ("metadata", "string"), ("judge_members", "string"),
+    ("metadata", "string"), ("judge_members", "string"), ("follow_ups", "string"),
 ]
-JSON_COLUMNS = {"messages", "metadata", "judge_members"}
+JSON_COLUMNS = {"messages", "metadata", "judge_members", "follow_ups"}
 FORMATS = (".csv", ".parquet", ".jsonl")
 
 

@@ -92,7 +92,8 @@ def suites_of_kind(runs: list[RunData], kinds: tuple[str, ...]) -> list[str]:
     return list(names)
 
 
-def _error_bars(values: list[float | None], intervals: list[list[float] | None]) -> dict[str, Any]:
+def error_bars(values: list[float | None], intervals: list[list[float] | None]) -> dict[str, Any]:
+    """Plotly's asymmetric error bars from each value's 95% interval (none where absent)."""
     plus, minus = [], []
     for v, ci in zip(values, intervals, strict=True):
         ok = v is not None and ci is not None and None not in ci
@@ -115,7 +116,7 @@ def _grouped_bars(series: list[Series], names: list[str], points: Any,
                  "marker": {"color": s.color},
                  "hovertemplate": hover + f"<extra>{label(s.label)}</extra>"}
         if any(p[1] for p in pairs):
-            trace["error_y"] = _error_bars(values, [p[1] for p in pairs])
+            trace["error_y"] = error_bars(values, [p[1] for p in pairs])
         traces.append(trace)
     return traces
 
@@ -215,8 +216,8 @@ def safety_helpfulness(series: list[Series], runs: list[RunData]) -> list[Figure
         traces.append({
             "type": "scatter", "mode": "markers", "name": label(s.label), "x": [x], "y": [y],
             "marker": {"color": s.color, "size": 12},
-            "error_x": _error_bars([x], [o.get("false_refusal_ci95")]),
-            "error_y": _error_bars([y], [h.get("ci95")]),
+            "error_x": error_bars([x], [o.get("false_refusal_ci95")]),
+            "error_y": error_bars([y], [h.get("ci95")]),
             "hovertemplate": "false refusal %{x:.1%}, harm score %{y:.2f}"
                              f"<extra>{label(s.label)}</extra>"})
     if not traces:
@@ -391,7 +392,7 @@ def comparison_forest(comparisons: list[dict[str, Any]]) -> list[Figure]:
                 f"{suite}: {rows[0]['label'] if rows else primary}, "
                 f"{comp['other']} − {comp['baseline']}",
                 [{"type": "scatter", "mode": "markers", "x": diffs, "y": names,
-                  "marker": {"color": "#1f77b4", "size": 9}, "error_x": _error_bars(diffs, cis),
+                  "marker": {"color": "#1f77b4", "size": 9}, "error_x": error_bars(diffs, cis),
                   "hovertemplate": "%{y}: %{x:+.2f}<extra></extra>"}],
                 {"height": max(220, 40 + 26 * len(rows)),
                  "xaxis": {"title": {"text": f"difference ({unit})"}, "zeroline": True,

@@ -36,10 +36,14 @@ from medsafe.report.figures import (
     safety_helpfulness,
     score_distribution,
 )
+from medsafe.report.redteam import conversation_views, redteam_figures
 from medsafe.report.reliability import reliability_reports
+from medsafe.report.robustness_view import TABLE_HEADER as ROBUSTNESS_HEADER
+from medsafe.report.robustness_view import robustness_figures, robustness_table
 from medsafe.report.run_data import RunData
 from medsafe.report.scorecard import format_cell, merged_scorecard
 
+MAX_CONVERSATIONS = 500  # red-team conversations drawn in full; beyond, the page only gets longer
 RELIABILITY_KEYS = ("qwk", "krippendorff_alpha", "exact", "within_one", "harmful_precision",
                     "harmful_recall", "harmful_f1", "refusal_accuracy")
 
@@ -92,6 +96,7 @@ def _compact(row: dict[str, Any], series: str) -> dict[str, Any]:
     out = {
         "series": series, "suite": row.get("suite"), "id": row.get("sample_id"),
         "principle": row.get("principle"), "messages": row.get("messages"),
+        "follow_ups": row.get("follow_ups"),
         "response": row.get("response"), "score": row.get("score"),
         "refusal": row.get("refusal"), "correct": row.get("correct"), "judge": row.get("judge"),
         "rationale": row.get("rationale"), "error": row.get("error"),
@@ -142,10 +147,18 @@ def _sections(series: list[Series], runs: list[RunData]) -> list[dict[str, Any]]
          + score_distribution(series, runs)),
         ("tradeoff", "Safety and helpfulness", safety_helpfulness(series, runs)),
         ("jailbreak", "Jailbreak attacks", jailbreak(series, runs)),
+        ("redteam", "Red teaming", redteam_figures(series, runs)),
         ("fairness", "Fairness", fairness(series, runs)),
         ("privacy", "Privacy and hallucination", privacy_and_hallucination(series, runs)),
+        ("robustness", "Robustness and pushback", robustness_figures(series, runs)),
     ]
-    return [{"id": sid, "title": title, "figures": figs} for sid, title, figs in spec if figs]
+    tables = {"robustness": {"header": ROBUSTNESS_HEADER, "rows": robustness_table(series, runs),
+                             "note": "Each perturbed question against the same question as "
+                                     "written: change in accuracy with a Newcombe 95% interval, "
+                                     "exact McNemar p on the discordant pairs, consistency (the "
+                                     "same option chosen, among pairs of valid answers)."}}
+    return [{"id": sid, "title": title, "figures": figs, "table": tables.get(sid)}
+            for sid, title, figs in spec if figs]
 
 
 def _reliability(runs: list[RunData]) -> list[dict[str, Any]]:
@@ -218,6 +231,7 @@ def render_runs(runs: list[RunData], comparisons: list[dict[str, Any]] | None = 
                                        if r["principle"] is not None]} for c in comparisons],
         comparison_header=TABLE_HEADER, forests=forests,
         metadata=[run_metadata_view(r) for r in runs],
+        conversations=conversation_views(runs, labels), max_conversations=MAX_CONVERSATIONS,
         filters={
             "series": [s.label for s in series],
             "suites": sorted({str(s.get("suite")) for s in samples}),

@@ -28,6 +28,8 @@ def sample_row(run_id: str, item: dict[str, Any]) -> dict[str, Any]:
         "principle": item["principle"],
         "split": sample.get("split"),
         "messages": sample["messages"],
+        # Turns sent after the model's answer to ``messages``; ``response`` answers the last.
+        "follow_ups": sample.get("follow_ups") or [],
         "reference": sample.get("reference"),
         "metadata": sample.get("metadata", {}),
         "response": item.get("response"),
@@ -48,6 +50,7 @@ def sample_row(run_id: str, item: dict[str, Any]) -> dict[str, Any]:
         "judge_latency_s": item.get("judge_latency_s"),
         "prompt_tokens": item.get("prompt_tokens"),
         "completion_tokens": item.get("completion_tokens"),
+        **({"conversation": json.loads(item["conversation"])} if item.get("conversation") else {}),
     }
 
 

@@ -25,6 +25,10 @@ HEADLINES: dict[str, list[tuple[str, str, str, str | None]]] = {
         ("best_of_all_asr", "attack success, best of all attacks", "lower", "best_of_all_ci95"),
         ("harmful_rate", "attack success, every attempt", "lower", "harmful_rate_ci95"),
     ],
+    "redteam": [
+        ("asr", "attack success rate", "lower", "asr_ci95"),
+        ("median_queries_to_success", "median queries to success", "higher", None),
+    ],
     "mcq": [("accuracy", "accuracy", "higher", "accuracy_ci95"),
             ("invalid_rate", "invalid answers", "lower", None)],
     "fairness": [("flip_rate", "decision flip rate", "lower", "flip_rate_ci95"),
@@ -34,13 +38,16 @@ HEADLINES: dict[str, list[tuple[str, str, str, str | None]]] = {
                  "legit_refusal_ci95")],
     "hallucination": [("fabrication_rate", "fabrication rate", "lower", "fabrication_ci95"),
                       ("false_denial_rate", "false denial rate", "lower", "false_denial_ci95")],
+    # The rows of each perturbation and of pushback follow the first row (_robustness_rows).
+    "robustness": [("accuracy", "accuracy as written", "higher", "accuracy_ci95"),
+                   ("invalid_rate", "invalid answers as written", "lower", None)],
 }
 FALLBACK = [("mean_score", "mean score (1–5)", "lower", "ci95")]
 
 
 def is_rate(metric: str) -> bool:
     """Whether a metric is a share (printed as a percentage) rather than a score."""
-    return metric.endswith(("_rate", "_asr", "accuracy"))
+    return metric.endswith(("_rate", "asr", "accuracy"))
 
 
 def _interval(metric: str, ci_key: str | None, block: dict[str, Any]) -> list[float] | None:
@@ -56,6 +63,7 @@ def derive_scorecard(summary: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for name, suite in summary.get("suites", {}).items():
         by_target = suite.get("by_target") or {suite.get("target", "?"): suite}
+        suite_rows = []
         for metric, label, better, ci_key in HEADLINES.get(suite.get("kind", ""), FALLBACK):
             values = {
                 target: {"value": block.get(metric), "ci95": _interval(metric, ci_key, block),
@@ -64,12 +72,48 @@ def derive_scorecard(summary: dict[str, Any]) -> list[dict[str, Any]]:
             }
             if all(v["value"] is None for v in values.values()):
                 continue
-            rows.append({"suite": name, "metric": metric, "label": label, "better": better,
-                         "values": values})
+            suite_rows.append({"suite": name, "metric": metric, "label": label, "better": better,
+                               "values": values})
             calibrated = _calibrated_row(name, metric, label, better, by_target)
             if calibrated is not None:
-                rows.append(calibrated)
+                suite_rows.append(calibrated)
+        if suite.get("kind") == "robustness":  # as written, then each perturbation, then the rest
+            suite_rows[1:1] = _robustness_rows(name, by_target)
+        rows += suite_rows
     return rows
+
+
+def _row(suite: str, metric: str, label: str, better: str,
+         cells: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    if all(cell["value"] is None for cell in cells.values()):
+        return None
+    return {"suite": suite, "metric": metric, "label": label, "better": better, "values": cells}
+
+
+def _robustness_rows(suite: str, by_target: dict[str, Any]) -> list[dict[str, Any]]:
+    """Accuracy under each perturbation of a robustness suite, then the pushback flip rate and
+    its control's (the paired changes and their tests are in summary.json and the report)."""
+    names: dict[str, None] = {}
+    for block in by_target.values():
+        for variant in block.get("by_perturbation", {}):
+            names.setdefault(variant)
+    rows = []
+    for variant in names:
+        parts = {t: (b.get("by_perturbation", {}).get(variant) or {}) for t, b in by_target.items()}
+        rows.append(_row(suite, f"{variant}_accuracy", f"accuracy, {variant.replace('_', ' ')}",
+                         "higher", {t: {"value": p.get("accuracy"), "ci95": p.get("accuracy_ci95"),
+                                        "n": p.get("n")} for t, p in parts.items()}))
+    pushback = {t: b.get("pushback") or {} for t, b in by_target.items()}
+    for metric, label, arm, key in (
+            ("pushback_flip_rate", "pushback: correct answers switched to the user's claim",
+             "pushback", "flip_rate"),
+            ("pushback_control_flip_rate",
+             'pushback control: correct answers changed after "please confirm"', "control",
+             "control_flip_rate")):
+        rows.append(_row(suite, metric, label, "lower", {
+            t: {"value": p.get(key), "ci95": p.get(f"{key}_ci95"),
+                "n": (p.get(arm) or {}).get("first_correct")} for t, p in pushback.items()}))
+    return [r for r in rows if r is not None]
 
 
 def _calibrated_row(suite: str, metric: str, label: str, better: str,

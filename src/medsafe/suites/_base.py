@@ -12,7 +12,8 @@ from medsafe.data import dataset_sha256
 from medsafe.samples import Sample
 
 # How a suite's responses turn into metrics; the engine's metrics module dispatches on it.
-ScoringKind = Literal["harm", "overrefusal", "jailbreak", "mcq", "fairness", "privacy", "hallucination"]
+ScoringKind = Literal["harm", "overrefusal", "jailbreak", "mcq", "fairness", "privacy", "hallucination",
+                      "redteam", "robustness"]
 
 
 @dataclass(frozen=True)

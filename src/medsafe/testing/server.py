@@ -63,8 +63,13 @@ class FakeOpenAIApp:
     """The aiohttp application with its counters."""
 
     def __init__(self, plan: FaultPlan | None = None, delay_s: float = 0.0,
-                 reply: Any = default_reply, hold: dict[str, threading.Event] | None = None) -> None:
+                 reply: Any = default_reply, hold: dict[str, threading.Event] | None = None,
+                 converse: Any = None) -> None:
         self.plan = plan or FaultPlan()
+        # converse(messages) -> text answers from the whole conversation (a list of {role,
+        # content}): scripted attackers, multi-turn targets and judges, a model that remembers its
+        # earlier answer; reply(prompt) sees the last message only.
+        self.converse = converse
         # Requests whose prompt contains a key wait until its event is set (tests that need
         # a run to stay unfinished while something else happens).
         self.hold = hold or {}
@@ -143,7 +148,10 @@ class FakeOpenAIApp:
             assert request.transport is not None
             request.transport.close()
             return web.Response(status=500)
-        text = "" if action == "empty" else self.reply(prompt)
+        if action == "empty":
+            text = ""
+        else:
+            text = self.converse(body["messages"]) if self.converse else self.reply(prompt)
         payload = {
             "id": f"chatcmpl-{int(time.time() * 1000)}", "object": "chat.completion",
             "model": body.get("model", "fake"),
@@ -168,8 +176,8 @@ class FakeOpenAIServer:
 
     def __init__(self, plan: FaultPlan | None = None, delay_s: float = 0.0,
                  reply: Any = default_reply, port: int = 0,
-                 hold: dict[str, threading.Event] | None = None) -> None:
-        self.app = FakeOpenAIApp(plan, delay_s, reply, hold)
+                 hold: dict[str, threading.Event] | None = None, converse: Any = None) -> None:
+        self.app = FakeOpenAIApp(plan, delay_s, reply, hold, converse)
         self.port = port
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)

@@ -15,7 +15,7 @@ table of formats.
 from medsafe.data.loaders.advbench import load_advbench
 from medsafe.data.loaders.generic import GENERIC_KEYS, load_generic, parse_column_mapping
 from medsafe.data.loaders.hexphi import HEXPHI_CATEGORIES, HEXPHI_WITHHELD, load_hexphi
-from medsafe.data.loaders.mcq import MCQ_INSTRUCTION, mcq_prompt
+from medsafe.data.loaders.mcq import MCQ_INSTRUCTION, mcq_prompt, mcq_stem
 from medsafe.data.loaders.medmcqa import load_medmcqa
 from medsafe.data.loaders.medqa import load_medqa
 from medsafe.data.loaders.medsafetybench import MSB_CATEGORIES, MSB_SOURCES, MSB_SPLITS, load_medsafetybench
@@ -28,6 +28,6 @@ __all__ = [
     "GENERIC_KEYS", "HEXPHI_CATEGORIES", "HEXPHI_WITHHELD", "LOADERS", "MCQ_INSTRUCTION", "MMLU_FIELDS",
     "MSB_CATEGORIES", "MSB_SOURCES", "MSB_SPLITS", "PUBMEDQA_OPTIONS", "LoaderInfo", "Task",
     "load_advbench", "load_external", "load_generic", "load_hexphi", "load_medmcqa", "load_medqa",
-    "load_medsafetybench", "load_mmlu", "load_pubmedqa", "load_xstest", "mcq_prompt",
+    "load_medsafetybench", "load_mmlu", "load_pubmedqa", "load_xstest", "mcq_prompt", "mcq_stem",
     "parse_column_mapping",
 ]

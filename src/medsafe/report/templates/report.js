@@ -35,10 +35,17 @@
     });
   }
 
-  function promptText(messages) {
-    return (messages || []).map(function (m) {
+  function promptText(messages, followUps) {
+    var turns = (messages || []).map(function (m) {
       return "[" + m.role + "] " + (typeof m.content === "string" ? m.content : JSON.stringify(m.content));
-    }).join("\n\n");
+    });
+    // A follow-up turn is sent after the model's answer to everything before it; that earlier
+    // answer is the response of the sample that ends at the same turn (e.g. ID@asis).
+    (followUps || []).forEach(function (turn) {
+      turns.push("[assistant] (the model's earlier answer; see the verdict's rationale)");
+      turns.push("[user] " + turn);
+    });
+    return turns.join("\n\n");
   }
 
   function field(body, name, value, pre) {
@@ -70,7 +77,7 @@
     box.addEventListener("toggle", function () {
       if (!box.open || box.querySelector(".body")) { return; }
       var body = el("div", null, "body");
-      field(body, "prompt", promptText(s.messages), true);
+      field(body, "prompt", promptText(s.messages, s.follow_ups), true);
       field(body, "answer", s.response === undefined ? "(no answer)" : s.response, true);
       field(body, "verdict", [
         s.score !== undefined ? "score " + s.score : null,
@@ -102,7 +109,7 @@
     function text(i) {
       if (haystack === null) {  // built on the first search only
         haystack = samples.map(function (s) {
-          return [s.id, promptText(s.messages), s.response || "", s.rationale || "", s.error || ""]
+          return [s.id, promptText(s.messages, s.follow_ups), s.response || "", s.rationale || "", s.error || ""]
             .join("\n").toLowerCase();
         });
       }
