@@ -492,7 +492,7 @@ def test_load_external_rejects_bad_arguments(name: str, path: str, split: str | 
 
 def test_loaders_table_describes_every_format() -> None:
     assert set(LOADERS) == {"medsafetybench", "hexphi", "advbench", "xstest", "medqa", "medmcqa",
-                            "pubmedqa", "mmlu", "generic"}
+                            "pubmedqa", "mmlu", "alpaca", "generic"}
     for name, info in LOADERS.items():
         assert info.name == name and info.description and info.path
         assert callable(getattr(external, f"create_{name}"))

@@ -323,7 +323,7 @@ def data_list() -> None:
     for name, info in LOADERS.items():
         formats.add_row(name, info.path, info.description)
     Console().print(formats)
-    Console().print("suites: " + ", ".join(suite_names()))
+    Console().print("suites: " + ", ".join(suite_names()), soft_wrap=True)
 
 
 @data_app.command("stats")
