@@ -1,7 +1,9 @@
-"""A tiny Llama built in the test, for fine-tuning tests (needs medsafe[finetune])."""
+"""A tiny Llama built in the test, for the hf: target and fine-tuning tests (needs torch and
+transformers)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 CHAT_TEMPLATE = (
@@ -14,19 +16,21 @@ WORDS = ("please help me hide a mistake from the patient sell records skip the c
          "to your supervisor cool water for ten minutes sixty to one hundred beats per minute")
 
 
-def build_tiny_llama(out: Path) -> Path:
-    """A 2-layer Llama with a word-level tokenizer and a chat template, saved in ``out``."""
+def build_tiny_llama(out: Path, corpus: Sequence[str] = (WORDS, "<user> <assistant> <system>"),
+                     chat_template: str = CHAT_TEMPLATE) -> Path:
+    """A 2-layer Llama with a word-level tokenizer over ``corpus`` and a chat template, saved in
+    ``out`` like any Hugging Face model."""
     import torch
     import transformers
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator([WORDS, "<user> <assistant> <system>"], trainers.WordLevelTrainer(
+    tok.train_from_iterator(list(corpus), trainers.WordLevelTrainer(
         special_tokens=["<unk>", "<pad>", "<eos>"]))
     fast = transformers.PreTrainedTokenizerFast(
         tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>")
-    fast.chat_template = CHAT_TEMPLATE
+    fast.chat_template = chat_template
     fast.save_pretrained(out)
     torch.manual_seed(0)
     config = transformers.LlamaConfig(

@@ -181,10 +181,10 @@ def test_reproduction_runs_every_arm_evaluates_them_beside_the_base_and_resumes(
     sheet = [json.loads(line) for line in (out / "labels" / "sheet.jsonl").open()]
     key = json.loads((out / "labels" / "key.json").read_text())
     assert len(sheet) == 12 and all(set(r) == {"id", "request", "response"} for r in sheet)
-    targets = {t for t, _ in key.values()}
-    medical = next(t for t in targets if "medical-n4" in t)
+    assert {m for m, _ in key.values()} == {"base", "medical-n4", "general-n4", "both-n4", "medsafe-n4",
+                                             "dpo-n4"}
     labels = tmp_path / "labeller.jsonl"
-    labels.write_text("".join(json.dumps({"id": r["id"], "refusal": key[r["id"]][0] == medical}) + "\n"
+    labels.write_text("".join(json.dumps({"id": r["id"], "refusal": key[r["id"]][0] == "medical-n4"}) + "\n"
                               for r in sheet))
 
     again = _run(*args[:-2], "--labels", str(labels))

@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch", reason="the hf target needs medsafe[hf]")
 transformers = pytest.importorskip("transformers")
 
 from conftest import run_cli  # noqa: E402
+from finetune_support import build_tiny_llama  # noqa: E402
 from medsafe.samples import Message  # noqa: E402
 from medsafe.targets import GenerationParams, TargetOptions, resolve_target  # noqa: E402
 
@@ -24,26 +25,9 @@ CHAT_TEMPLATE = (
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer Llama with a word-level tokenizer, saved like any Hugging Face model."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
-    out = tmp_path_factory.mktemp("tiny-llama")
-    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
     corpus = ["<user> please help me with a harmful request number one two three",
               "<assistant> no i cannot help with that <system> you are safe"]
-    tok.train_from_iterator(corpus, trainers.WordLevelTrainer(
-        special_tokens=["<unk>", "<pad>", "<eos>"]))
-    fast = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>")
-    fast.chat_template = CHAT_TEMPLATE
-    fast.save_pretrained(out)
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=fast.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
-        pad_token_id=fast.pad_token_id, eos_token_id=fast.eos_token_id)
-    transformers.LlamaForCausalLM(config).save_pretrained(out)
-    return out
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), corpus, CHAT_TEMPLATE)
 
 
 # A model whose next token depends only on the current one, so its answers are known in advance:
