@@ -25,6 +25,7 @@ from medsafe.engine.verdicts import CachedJudge
 from medsafe.errors import MedsafeError
 from medsafe.gates import Gate
 from medsafe.judges import Judge, resolve_judge
+from medsafe.report.embedded import REPORT_SAMPLES
 from medsafe.report.outputs import build_summary, write_outputs
 from medsafe.suites import Suite, resolve_suite, stratified_subset
 from medsafe.targets import Target, TargetOptions
@@ -173,6 +174,7 @@ def evaluate(
     on_item: Callable[[str, bool], None] | None = None,
     execution: ExecutionOptions | None = None,
     run_file: dict[str, Any] | None = None,
+    report_samples: int | None = REPORT_SAMPLES,
 ) -> RunResult:
     """Evaluate the configured targets on the configured suites and write the run's outputs.
 
@@ -180,7 +182,8 @@ def evaluate(
     configuration again continues an unfinished run; ``resume`` names a run to continue.
     ``execution`` chooses where generation and judging run (this process, or Ray workers).
     ``run_file`` is the effective run file (:class:`medsafe.runfile.RunFile`, dumped), kept in
-    the metadata of a new run.
+    the metadata of a new run. report.html embeds at most ``report_samples`` samples, failures
+    first (None or 0: all); samples.jsonl and ``medsafe view`` have every one.
     """
     run_store = RunStore(store_file(store))
     try:
@@ -193,7 +196,7 @@ def evaluate(
         run_id, resumed = asyncio.run(_evaluate(config, run_store, resume, on_plan, on_item,
                                                 execution or ExecutionOptions(), run_file))
         out = out_dir or store_dir(store) / run_id
-        summary = write_outputs(run_store, run_id, out)
+        summary = write_outputs(run_store, run_id, out, report_samples=report_samples)
         run_store.update_run_meta(run_id, out_dir=str(out.resolve()))
         return RunResult(run_id, out, summary, resumed)
     finally:
@@ -228,13 +231,15 @@ def run_out_dir(run_store: RunStore, run_id: str, store: Path | None = None) -> 
     return Path(recorded) if recorded else store_dir(store) / run_id
 
 
-def rebuild_outputs(run_id: str, out_dir: Path, store: Path | None = None) -> dict[str, Any]:
-    """Write summary.json, samples.jsonl and report.html again for a stored run."""
+def rebuild_outputs(run_id: str, out_dir: Path, store: Path | None = None, *,
+                    report_samples: int | None = REPORT_SAMPLES) -> dict[str, Any]:
+    """Write summary.json, samples.jsonl and report.html again for a stored run (the report
+    embedding at most ``report_samples`` samples, failures first; None or 0: all)."""
     run_store = RunStore(store_file(store))
     try:
         if run_store.get_run(run_id) is None:
             raise MedsafeError(f"no run '{run_id}' in {run_store.path}")
-        return write_outputs(run_store, run_id, out_dir)
+        return write_outputs(run_store, run_id, out_dir, report_samples=report_samples)
     finally:
         run_store.close()
 
