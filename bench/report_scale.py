@@ -30,6 +30,7 @@ from medsafe.testing.synthetic import synthetic_run
 
 TARGETS = ["embedded:smollm2", "guard:embedded:smollm2"]
 ROWS_PER_N = 7  # rows per target for each unit of n: 4 scored suites, privacy, hallucination, ~fairness
+SCORED_SUITES = 4  # harm, overrefusal, jailbreak, mcq: n rows each per target, however large n
 READY = "document.documentElement.getAttribute('data-plots-drawn')"
 TIMINGS = """
 const nav = performance.getEntriesByType('navigation')[0];
@@ -43,6 +44,9 @@ def build(samples: int, folder: Path, repeats: int, cap: int) -> tuple[Path, int
     (path, rows, seconds of each render)."""
     n = max(2, samples // (ROWS_PER_N * len(TARGETS)))
     summary, rows = synthetic_run(TARGETS, n=n, seed=0, answer_chars=800)
+    if len(rows) < 0.98 * samples:  # the bundled fairness, privacy and hallucination suites ran out
+        n += (samples - len(rows)) // (SCORED_SUITES * len(TARGETS))
+        summary, rows = synthetic_run(TARGETS, n=n, seed=0, answer_chars=800)
     seconds, html = [], ""
     for _ in range(repeats):
         start = time.perf_counter()
