@@ -115,12 +115,38 @@ def redteam_parts(config: RunConfig, suites: list[Suite], pool: TargetPool,
     return config, {"redteam": ConversationProcessor(pool.get(options.attacker), options)}
 
 
+def _finish_done_run(store: RunStore, run_id: str, suites: list[Suite], config: RunConfig,
+                     execution: ExecutionOptions,
+                     on_plan: Callable[[int, int], None] | None) -> bool:
+    """Finish a resumed run with no item left to answer or judge, without building (or even
+    importing) its targets and judge: they have nothing to do, and an embedded model or the
+    classifier's vocabulary costs more than the rest of the resume. False when work is left."""
+    lock = _lock_run(store, run_id)
+    try:
+        store.add_items(run_id, plan_items(suites, config.targets))
+        items = store.items(run_id)
+        if any(i["judgement_key"] is None for i in items):
+            return False
+        if on_plan is not None:
+            on_plan(len(items), len(items))
+        final = store.get_run(run_id)["meta"]  # type: ignore[index]
+        final.setdefault("executions", []).append(execution.model_dump())
+        final.setdefault("resumed_at", []).append(time.time())
+        final["finished_at"] = time.time()
+        store.finish_run(run_id, final)
+        return True
+    finally:
+        lock.release()
+
+
 async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
                     on_plan: Callable[[int, int], None] | None,
                     on_item: Callable[[str, bool], None] | None,
                     execution: ExecutionOptions,
                     run_file: dict[str, Any] | None = None) -> tuple[str, bool]:
     suites = load_suites(config)
+    if resume and _finish_done_run(store, resume, suites, config, execution, on_plan):
+        return resume, True
     pool = TargetPool(config.target_options)
     lock: RunLock | None = None
     try:
