@@ -59,8 +59,6 @@ def build_summary(run: dict[str, Any], items: list[dict[str, Any]],
                   labels: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Metrics per suite (first target at top level, every target under ``by_target``); with
     human labels, each judge-scored suite also carries its calibrated figures."""
-    from medsafe.labels import calibrated_block
-
     meta = run["meta"]
     kinds = {s["name"]: s["kind"] for s in meta["suites"]}
     targets = meta["config"]["targets"]
@@ -74,6 +72,10 @@ def build_summary(run: dict[str, Any], items: list[dict[str, Any]],
     for name, kind in kinds.items():
         by_target = {t: suite_metrics(kind, groups[(name, t)]) for t in targets}
         for t, block in by_target.items():
+            if not labelled[(name, t)]:
+                continue  # (medsafe.labels brings numpy and scipy: imported only when needed)
+            from medsafe.labels import calibrated_block
+
             calibrated = calibrated_block(kind, groups[(name, t)], labelled[(name, t)])
             if calibrated is not None:
                 block["calibrated"] = calibrated
