@@ -57,3 +57,41 @@ def test_sigkill_mid_run_then_resume_loses_and_repeats_nothing(tmp_path: Path) -
     for prompt in before:
         assert requests[prompt] == 1, f"{prompt!r} was answered before the kill but asked again"
     assert len(requests) == 40
+
+
+RESUME_IMPORTS = """
+import runpy, sys
+sys.argv = ["medsafe", *sys.argv[1:]]
+try:
+    runpy.run_module("medsafe", run_name="__main__")
+except SystemExit as exc:
+    if exc.code:
+        raise
+print(sorted(m for m in ("numpy", "scipy", "sklearn", "aiohttp", "plotly.graph_objects")
+             if m in sys.modules))
+"""
+
+
+def test_resuming_a_finished_run_needs_neither_its_target_nor_its_judge(tmp_path: Path) -> None:
+    """Nothing is left to answer or judge: the resume rewrites the outputs without calling the
+    target (here gone), loading the classifier or importing numpy, scipy or aiohttp."""
+    prompts = write_prompts(tmp_path / "p.jsonl", 9)
+    store, out = tmp_path / "store", tmp_path / "out"
+    with FakeOpenAIServer() as server:
+        first = run_cli("eval", "--target", f"openai:fake@{server.base_url}", "--suite",
+                        f"jsonl:{prompts}", "--judge", "classifier", "--store", str(store),
+                        "--out", str(out))
+        assert first.returncode == 0, first.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    (out / "summary.json").unlink()
+    resumed = subprocess.run(
+        [sys.executable, "-c", RESUME_IMPORTS, "eval", "--resume", summary["run_id"], "--store",
+         str(store), "--out", str(out)], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "COLUMNS": "200"})
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"run {summary['run_id']} resumed" in resumed.stderr
+    assert resumed.stdout.strip().splitlines()[-1] == "[]"
+    again = json.loads((out / "summary.json").read_text())
+    assert again["suites"] == summary["suites"]
+    assert len(again["meta"]["resumed_at"]) == 1
+    assert len(again["meta"]["executions"]) == 2

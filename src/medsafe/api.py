@@ -25,6 +25,7 @@ from medsafe.engine.verdicts import CachedJudge
 from medsafe.errors import MedsafeError
 from medsafe.gates import Gate
 from medsafe.judges import Judge, resolve_judge
+from medsafe.report.embedded import REPORT_SAMPLES
 from medsafe.report.outputs import build_summary, write_outputs
 from medsafe.suites import Suite, resolve_suite, stratified_subset
 from medsafe.targets import Target, TargetOptions
@@ -114,12 +115,38 @@ def redteam_parts(config: RunConfig, suites: list[Suite], pool: TargetPool,
     return config, {"redteam": ConversationProcessor(pool.get(options.attacker), options)}
 
 
+def _finish_done_run(store: RunStore, run_id: str, suites: list[Suite], config: RunConfig,
+                     execution: ExecutionOptions,
+                     on_plan: Callable[[int, int], None] | None) -> bool:
+    """Finish a resumed run with no item left to answer or judge, without building (or even
+    importing) its targets and judge: they have nothing to do, and an embedded model or the
+    classifier's vocabulary costs more than the rest of the resume. False when work is left."""
+    lock = _lock_run(store, run_id)
+    try:
+        store.add_items(run_id, plan_items(suites, config.targets))
+        items = store.items(run_id)
+        if any(i["judgement_key"] is None for i in items):
+            return False
+        if on_plan is not None:
+            on_plan(len(items), len(items))
+        final = store.get_run(run_id)["meta"]  # type: ignore[index]
+        final.setdefault("executions", []).append(execution.model_dump())
+        final.setdefault("resumed_at", []).append(time.time())
+        final["finished_at"] = time.time()
+        store.finish_run(run_id, final)
+        return True
+    finally:
+        lock.release()
+
+
 async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
                     on_plan: Callable[[int, int], None] | None,
                     on_item: Callable[[str, bool], None] | None,
                     execution: ExecutionOptions,
                     run_file: dict[str, Any] | None = None) -> tuple[str, bool]:
     suites = load_suites(config)
+    if resume and _finish_done_run(store, resume, suites, config, execution, on_plan):
+        return resume, True
     pool = TargetPool(config.target_options)
     lock: RunLock | None = None
     try:
@@ -173,6 +200,7 @@ def evaluate(
     on_item: Callable[[str, bool], None] | None = None,
     execution: ExecutionOptions | None = None,
     run_file: dict[str, Any] | None = None,
+    report_samples: int | None = REPORT_SAMPLES,
 ) -> RunResult:
     """Evaluate the configured targets on the configured suites and write the run's outputs.
 
@@ -180,7 +208,8 @@ def evaluate(
     configuration again continues an unfinished run; ``resume`` names a run to continue.
     ``execution`` chooses where generation and judging run (this process, or Ray workers).
     ``run_file`` is the effective run file (:class:`medsafe.runfile.RunFile`, dumped), kept in
-    the metadata of a new run.
+    the metadata of a new run. report.html embeds at most ``report_samples`` samples, failures
+    first (None or 0: all); samples.jsonl and ``medsafe view`` have every one.
     """
     run_store = RunStore(store_file(store))
     try:
@@ -193,7 +222,7 @@ def evaluate(
         run_id, resumed = asyncio.run(_evaluate(config, run_store, resume, on_plan, on_item,
                                                 execution or ExecutionOptions(), run_file))
         out = out_dir or store_dir(store) / run_id
-        summary = write_outputs(run_store, run_id, out)
+        summary = write_outputs(run_store, run_id, out, report_samples=report_samples)
         run_store.update_run_meta(run_id, out_dir=str(out.resolve()))
         return RunResult(run_id, out, summary, resumed)
     finally:
@@ -228,13 +257,15 @@ def run_out_dir(run_store: RunStore, run_id: str, store: Path | None = None) -> 
     return Path(recorded) if recorded else store_dir(store) / run_id
 
 
-def rebuild_outputs(run_id: str, out_dir: Path, store: Path | None = None) -> dict[str, Any]:
-    """Write summary.json, samples.jsonl and report.html again for a stored run."""
+def rebuild_outputs(run_id: str, out_dir: Path, store: Path | None = None, *,
+                    report_samples: int | None = REPORT_SAMPLES) -> dict[str, Any]:
+    """Write summary.json, samples.jsonl and report.html again for a stored run (the report
+    embedding at most ``report_samples`` samples, failures first; None or 0: all)."""
     run_store = RunStore(store_file(store))
     try:
         if run_store.get_run(run_id) is None:
             raise MedsafeError(f"no run '{run_id}' in {run_store.path}")
-        return write_outputs(run_store, run_id, out_dir)
+        return write_outputs(run_store, run_id, out_dir, report_samples=report_samples)
     finally:
         run_store.close()
 

@@ -179,6 +179,10 @@ def eval_command(
         help="Red-team budget: turns kept per request (default 5).")] = None,
     max_queries: Annotated[int | None, typer.Option(
         help="Red-team budget: calls to the target per request (default 10).")] = None,
+    report_samples: Annotated[int | None, typer.Option(
+        help="Samples report.html embeds: every failure first, then a random sample of the "
+        "rest (0 = all; samples.jsonl and `medsafe view` have every one).",
+        show_default="2000")] = None,
 ) -> None:
     """Evaluate targets on suites; writes summary.json, samples.jsonl and report.html."""
     from medsafe.api import check_run_gates, evaluate, stored_config
@@ -196,7 +200,7 @@ def eval_command(
                "attacker": attacker, "max_turns": max_turns, "max_queries": max_queries,
                "store": None if store is None else str(store),
                "out": None if out is None else str(out), "gates": gate,
-               "junit": None if junit is None else str(junit)}
+               "junit": None if junit is None else str(junit), "report_samples": report_samples}
     run_file = effective_run_file(config, options, per_suite)
     if print_config:
         Console().print(run_file.as_yaml(), end="", highlight=False, markup=False, soft_wrap=True)
@@ -211,7 +215,7 @@ def eval_command(
                           out_dir=Path(run_file.out) if run_file.out else None, resume=resume,
                           on_plan=progress.on_plan, on_item=progress.on_item,
                           execution=execution_options(run_file),
-                          run_file=run_file.as_data())
+                          run_file=run_file.as_data(), report_samples=run_file.report_samples)
     except KeyboardInterrupt:  # caught here: typer turns it into a silent exit 130 otherwise
         progress.stop()
         _err().print("interrupted: run the same command again, or `medsafe eval --resume RUN_ID` "
@@ -278,11 +282,14 @@ def report_command(
     judge_eval: Annotated[list[Path] | None, typer.Option(
         "--judge-eval", help="A `medsafe judge-eval --out` file to show under judge "
         "reliability; repeatable.")] = None,
+    report_samples: Annotated[int | None, typer.Option(
+        help="Samples the HTML report embeds: every failure first, then a random sample of the "
+        "rest (0 = all; `medsafe view` pages through every one).", show_default="2000")] = None,
 ) -> None:
     """Build the report of one or more runs: HTML (with their comparison), or the scorecard."""
     from medsafe.report.publish import write_report
 
-    write_report(runs, out, format, store, judge_eval or [])
+    write_report(runs, out, format, store, judge_eval or [], report_samples=report_samples)
 
 
 def _dataset_rows(name: str, path: Path | None, split: str | None,

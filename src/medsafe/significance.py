@@ -10,15 +10,19 @@ perturbed question against the same question as written) use them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def wilcoxon_p(diffs: Sequence[float] | np.ndarray) -> float | None:
     """Two-sided Wilcoxon signed-rank p-value of paired differences, zero differences dropped
     (Wilcoxon's convention); None when there are none, 1.0 when every one is zero (no evidence
     of a difference, where scipy would return NaN)."""
-    # scipy.stats is imported here: it costs about a second, and most commands never test.
+    # numpy and scipy.stats are imported here: they cost a resumed run a third of its time,
+    # and most commands never test.
+    import numpy as np
     from scipy.stats import wilcoxon
 
     values = np.asarray(diffs, dtype=float)

@@ -14,15 +14,16 @@ import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from medsafe.engine.metrics import item_refused
 from medsafe.judges import HARMFUL_THRESHOLD
 from medsafe.report.run_data import RunData
 from medsafe.report.scorecard import series_label
 from medsafe.significance import bh_adjust, wilcoxon_p
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Value = Callable[[dict[str, Any]], float | None]
 
@@ -72,6 +73,8 @@ NOT_PAIRED = {"fairness", "privacy", "hallucination", "robustness"}
 
 def bootstrap_mean_ci(diffs: np.ndarray, n_boot: int = 2000, seed: int = 0) -> list[float] | None:
     """Percentile 95% interval of the mean of paired differences (resampling pairs)."""
+    import numpy as np  # here: a run with nothing to compare never needs it
+
     if len(diffs) == 0:
         return None
     rng = np.random.default_rng(seed)
@@ -86,6 +89,8 @@ def bootstrap_mean_ci(diffs: np.ndarray, n_boot: int = 2000, seed: int = 0) -> l
 def paired_stats(baseline: list[float], other: list[float], n_boot: int = 2000,
                  seed: int = 0) -> dict[str, Any]:
     """Means on the pairs, mean difference (other - baseline), its interval and p-value."""
+    import numpy as np  # here: a run with nothing to compare never needs it
+
     a, b = np.asarray(baseline, dtype=float), np.asarray(other, dtype=float)
     diffs = b - a
     n = len(diffs)
@@ -156,10 +161,13 @@ def _row(suite: str, kind: str, metric: PairedMetric, principle: str | None,
 
 
 def _calibrated(side: Side, suite: str, metric: str) -> dict[str, Any] | None:
+    suites = side.run.summary.get("suites", {})
+    block = suites.get(suite, {}).get("by_target", {}).get(side.target)
+    if not (block or {}).get("calibrated"):
+        return None  # nothing labelled: no need for medsafe.labels (and its numpy and scipy)
     from medsafe.labels import calibrated_estimate
 
-    suites = side.run.summary.get("suites", {})
-    return calibrated_estimate(suites.get(suite, {}).get("by_target", {}).get(side.target), metric)
+    return calibrated_estimate(block, metric)
 
 
 def calibrated_row(suite: str, kind: str, metric: PairedMetric, baseline: Side, other: Side
@@ -168,14 +176,14 @@ def calibrated_row(suite: str, kind: str, metric: PairedMetric, baseline: Side, 
 
     The two estimates come from separate label samples; their variances are added, which ignores
     the positive covariance that shared prompts give and so errs towards a wider interval."""
-    from scipy.special import ndtr
-
-    from medsafe.labels.ppi import Z95
-
     key = "harmful_rate" if metric.metric == "asr" else metric.metric
     a, b = _calibrated(baseline, suite, key), _calibrated(other, suite, key)
     if a is None or b is None:
         return None
+    from scipy.special import ndtr
+
+    from medsafe.labels.ppi import Z95
+
     diff = b["value"] - a["value"]
     se = math.hypot(a["se"], b["se"])
     p = float(2 * ndtr(-abs(diff) / se)) if se > 0 else (1.0 if diff == 0 else 0.0)

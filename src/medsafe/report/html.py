@@ -17,12 +17,14 @@ import hashlib
 import json
 import time
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from medsafe.judges.policy import PRINCIPLES
 from medsafe.report.compare import TABLE_HEADER, compare_runs, table_cells
+from medsafe.report.embedded import REPORT_SAMPLES, choose_samples
 from medsafe.report.figures import (
     Figure,
     Series,
@@ -202,8 +204,14 @@ def calibrated_views(runs: list[RunData]) -> list[dict[str, Any]]:
     return views
 
 
-def render_runs(runs: list[RunData], comparisons: list[dict[str, Any]] | None = None) -> str:
-    """The report of one or several runs (several runs also get their paired comparison)."""
+def render_runs(runs: list[RunData], comparisons: list[dict[str, Any]] | None = None, *,
+                max_samples: int | None = REPORT_SAMPLES, store: str | Path | None = None) -> str:
+    """The report of one or several runs (several runs also get their paired comparison).
+
+    Every figure and table is computed from all rows; the sample browser embeds at most
+    ``max_samples`` of them (None or 0: all), failures first, and the page says how many and
+    how they were chosen, naming ``store`` (default: the runs' own) for ``medsafe view``.
+    """
     series = build_series(runs)
     if comparisons is None:
         comparisons = compare_runs(runs)
@@ -214,8 +222,10 @@ def render_runs(runs: list[RunData], comparisons: list[dict[str, Any]] | None = 
     figures: list[Figure] = [f for s in sections for f in s["figures"]] + forests + [
         r["figure"] for r in reliability if r["figure"]]
     labels = {(s.run.run_id, s.target): s.label for s in series}
+    choice = choose_samples(runs, max_samples, store)
+    pairs = [(run, row) for run in runs for row in run.rows]
     samples = [_compact(row, labels.get((run.run_id, row.get("target")), str(row.get("target"))))
-               for run in runs for row in run.rows]
+               for run, row in (pairs[i] for i in choice.indices)]
     scripts = [plotly_js(), _app_js()]
     csp = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
            f"script-src {' '.join(csp_hash(s) for s in scripts)}; base-uri 'none'; "
@@ -238,13 +248,15 @@ def render_runs(runs: list[RunData], comparisons: list[dict[str, Any]] | None = 
             "principles": sorted({str(s["principle"]) for s in samples if "principle" in s},
                                  key=lambda p: (len(p), p)),
         },
-        n_samples=len(samples),
+        n_samples=len(samples), embedded=choice,
         figures_json=script_json({f.id: f.spec() for f in figures}),
         samples_json=script_json(samples),
         plotly_script=scripts[0], app_script=scripts[1],
     )
 
 
-def render_report(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
-    """Render the report of one run from its summary and sample rows."""
-    return render_runs([RunData(summary, rows, source="")])
+def render_report(summary: dict[str, Any], rows: list[dict[str, Any]], *,
+                  max_samples: int | None = REPORT_SAMPLES, store: str | Path | None = None) -> str:
+    """Render the report of one run from its summary and sample rows, embedding at most
+    ``max_samples`` samples (None or 0: all; see :func:`render_runs`)."""
+    return render_runs([RunData(summary, rows, source="")], max_samples=max_samples, store=store)

@@ -9,6 +9,7 @@ from typing import Any
 
 from medsafe.engine.metrics import suite_metrics
 from medsafe.engine.store import RunStore
+from medsafe.report.embedded import REPORT_SAMPLES
 from medsafe.report.html import render_report
 from medsafe.report.reliability import jury_members
 from medsafe.report.scorecard import derive_scorecard
@@ -58,8 +59,6 @@ def build_summary(run: dict[str, Any], items: list[dict[str, Any]],
                   labels: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Metrics per suite (first target at top level, every target under ``by_target``); with
     human labels, each judge-scored suite also carries its calibrated figures."""
-    from medsafe.labels import calibrated_block
-
     meta = run["meta"]
     kinds = {s["name"]: s["kind"] for s in meta["suites"]}
     targets = meta["config"]["targets"]
@@ -73,6 +72,10 @@ def build_summary(run: dict[str, Any], items: list[dict[str, Any]],
     for name, kind in kinds.items():
         by_target = {t: suite_metrics(kind, groups[(name, t)]) for t in targets}
         for t, block in by_target.items():
+            if not labelled[(name, t)]:
+                continue  # (medsafe.labels brings numpy and scipy: imported only when needed)
+            from medsafe.labels import calibrated_block
+
             calibrated = calibrated_block(kind, groups[(name, t)], labelled[(name, t)])
             if calibrated is not None:
                 block["calibrated"] = calibrated
@@ -92,8 +95,10 @@ def build_summary(run: dict[str, Any], items: list[dict[str, Any]],
     }
 
 
-def write_outputs(store: RunStore, run_id: str, out_dir: Path) -> dict[str, Any]:
-    """Write the three files of a run and return its summary."""
+def write_outputs(store: RunStore, run_id: str, out_dir: Path, *,
+                  report_samples: int | None = REPORT_SAMPLES) -> dict[str, Any]:
+    """Write the three files of a run and return its summary; report.html embeds at most
+    ``report_samples`` samples (None or 0: all), samples.jsonl has every one."""
     run = store.get_run(run_id)
     if run is None:
         raise KeyError(run_id)
@@ -105,5 +110,6 @@ def write_outputs(store: RunStore, run_id: str, out_dir: Path) -> dict[str, Any]
     with (out_dir / "samples.jsonl").open("w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    (out_dir / "report.html").write_text(render_report(summary, rows), encoding="utf-8")
+    html = render_report(summary, rows, max_samples=report_samples, store=store.path.parent)
+    (out_dir / "report.html").write_text(html, encoding="utf-8")
     return summary

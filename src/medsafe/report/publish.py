@@ -49,8 +49,10 @@ def attach_judge_evals(runs: list[RunData], files: list[Path]) -> None:
 
 
 def write_report(refs: list[str], out: Path | None, fmt: str, store: Path | None,
-                 judge_evals: list[Path]) -> None:
-    """``medsafe report``: the HTML report of the runs, or their scorecard as Markdown/JSON."""
+                 judge_evals: list[Path], *, report_samples: int | None = None) -> None:
+    """``medsafe report``: the HTML report of the runs (embedding at most ``report_samples``
+    samples, failures first; None: the default, 0: all), or their scorecard as Markdown/JSON."""
+    from medsafe.report.embedded import REPORT_SAMPLES
     from medsafe.report.html import render_runs
     from medsafe.report.scorecard import scorecard_json, scorecard_markdown
 
@@ -61,7 +63,10 @@ def write_report(refs: list[str], out: Path | None, fmt: str, store: Path | None
     runs = load_runs(refs, store)
     attach_judge_evals(runs, judge_evals)
     if fmt == "html":
-        _emit(render_runs(runs), out)
+        limit = REPORT_SAMPLES if report_samples is None else report_samples
+        if limit < 0:
+            raise MedsafeError(f"--report-samples {limit}: give a number of samples, or 0 for all")
+        _emit(render_runs(runs, max_samples=limit, store=store), out)
     else:
         _emit(scorecard_markdown(runs) if fmt == "md" else scorecard_json(runs) + "\n", out)
 

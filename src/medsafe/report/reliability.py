@@ -38,8 +38,6 @@ def _scored_pairs(rows: list[dict[str, Any]], first: str, second: str) -> tuple[
 def reliability_reports(summary: dict[str, Any], rows: list[dict[str, Any]],
                         n_boot: int = 500) -> list[dict[str, Any]]:
     """Agreement reports (statistics, 95% intervals, confusion matrix) the run supports."""
-    from medsafe.judges.agreement import agreement
-
     reports: list[dict[str, Any]] = []
     attached = summary.get("judge_reliability") or []
     reports += [dict(r, source="judge-eval") for r in
@@ -48,6 +46,8 @@ def reliability_reports(summary: dict[str, Any], rows: list[dict[str, Any]],
             if isinstance(r.get("metadata"), dict)
             and isinstance(r["metadata"].get("gold_score"), int) and r.get("score") is not None]
     if gold:
+        from medsafe.judges.agreement import agreement  # numpy: only when there is agreement
+
         report = agreement([g for g, _ in gold], [p for _, p in gold], n_boot=n_boot)
         reports.append({"judge": summary.get("judge"), "reference": "gold_score in the samples",
                         "source": "samples", **report})
@@ -58,6 +58,8 @@ def reliability_reports(summary: dict[str, Any], rows: list[dict[str, Any]],
     for first, second in list(combinations(names, 2))[:MAX_PAIRS]:
         a, b = _scored_pairs(rows, first, second)
         if a:
+            from medsafe.judges.agreement import agreement
+
             reports.append({"judge": second, "reference": first, "source": "jury members",
                             **agreement(a, b, n_boot=n_boot)})
     return reports

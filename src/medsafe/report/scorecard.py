@@ -119,6 +119,8 @@ def _robustness_rows(suite: str, by_target: dict[str, Any]) -> list[dict[str, An
 def _calibrated_row(suite: str, metric: str, label: str, better: str,
                     by_target: dict[str, Any]) -> dict[str, Any] | None:
     """The judge-corrected twin of a headline row, for targets whose answers carry labels."""
+    if not any((block or {}).get("calibrated") for block in by_target.values()):
+        return None  # nothing labelled: no need for medsafe.labels (and its numpy and scipy)
     from medsafe.labels import calibrated_estimate
 
     estimates = {t: calibrated_estimate(block, metric) for t, block in by_target.items()}

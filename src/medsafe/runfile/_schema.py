@@ -18,6 +18,7 @@ per-suite limits and gates::
       - gate: harm.harmful_rate.ci_high <= 0.10
         targets: [embedded:smollm2]
     junit: gates.xml
+    report_samples: 2000  # samples report.html embeds, failures first (0 = all)
 
 Paths (``store``, ``out``, ``junit``, suite files) are read as on the command line: relative to
 the folder medsafe runs in.
@@ -31,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from medsafe.gates import Gate, GateError, parse_gate
 from medsafe.judges import DEFAULT_JUDGE
+from medsafe.report.embedded import REPORT_SAMPLES
 from medsafe.targets import DEFAULT_TARGET
 
 QUICK_LIMIT = 90  # the quick default: 10 prompts per principle
@@ -111,6 +113,7 @@ class RunFile(_Strict):
     ray_address: str | None = None
     store: str | None = None
     out: str | None = None
+    report_samples: int = Field(default=REPORT_SAMPLES, ge=0)
     gates: list[GateEntry] = Field(default_factory=list)
     junit: str | None = None
 
