@@ -95,3 +95,37 @@ def test_resuming_a_finished_run_needs_neither_its_target_nor_its_judge(tmp_path
     assert again["suites"] == summary["suites"]
     assert len(again["meta"]["resumed_at"]) == 1
     assert len(again["meta"]["executions"]) == 2
+
+
+def test_a_run_keeps_a_bounded_number_of_items_in_flight_per_target_and_runs_targets_side_by_side(
+) -> None:
+    """A 100,000-item run must not hold 100,000 coroutines: at most IN_FLIGHT_PER_SLOT x the
+    target's concurrency items are in flight for each target, every item is processed once, and
+    a second target starts before the first has finished (the plan is ordered by target)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from medsafe.engine.runner import IN_FLIGHT_PER_SLOT, run_items
+
+    in_flight: dict[str, int] = {"a": 0, "b": 0}
+    peak: dict[str, int] = {"a": 0, "b": 0}
+    done: list[tuple[str, int]] = []
+
+    async def process(item: dict) -> None:
+        t = item["target"]
+        in_flight[t] += 1
+        peak[t] = max(peak[t], in_flight[t])
+        await asyncio.sleep(0)
+        in_flight[t] -= 1
+        done.append((t, item["n"]))
+
+    items = ([{"target": "a", "n": i, "judgement_key": None} for i in range(500)]
+             + [{"target": "b", "n": i, "judgement_key": None} for i in range(50)]
+             + [{"target": "b", "n": 99, "judgement_key": "judged already"}])
+    pipeline = SimpleNamespace(targets={"a": SimpleNamespace(concurrency=3),
+                                        "b": SimpleNamespace(concurrency=1)}, process=process)
+    asyncio.run(run_items(pipeline, items))  # type: ignore[arg-type]
+    assert peak == {"a": IN_FLIGHT_PER_SLOT * 3, "b": IN_FLIGHT_PER_SLOT * 1}
+    assert sorted(done) == sorted([("a", i) for i in range(500)] + [("b", i) for i in range(50)])
+    first_b = next(i for i, (t, _) in enumerate(done) if t == "b")
+    assert first_b < 20  # b started with a, not after a's 500 items
