@@ -191,7 +191,8 @@ class RayWorkers:
     """Starts (or joins) Ray, places the workers, and tears them down after the run."""
 
     def __init__(self, address: str | None, workers: int | None) -> None:
-        # The option first, then Ray's own variable; neither: a local instance.
+        # The option first, then Ray's own variable; neither: Ray's default (a cluster
+        # started with `ray start` on this machine, else a new local instance).
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.requested = workers
         self.started_ray = False
