@@ -140,13 +140,15 @@ def test_eval_runs_on_both_nodes_survives_a_killed_node_and_matches_local(
         local = evaluate(RunConfig(targets=[target], suites=[f"jsonl:{suite}"],
                                    judge="mock:refusal"), store=tmp_path / "local")
         server.app.reset()
-        # Two workers (one per CPU of the cluster), one request each at a time.
+        # Two workers (one per CPU of the cluster), one request each at a time. Its output goes
+        # to a file: a pipe nobody reads while the run goes on could fill and stall it.
+        log = (tmp_path / "eval.err").open("w")
         proc = subprocess.Popen(
             [sys.executable, "-m", "medsafe", "eval", "--target", target,
              "--suite", f"jsonl:{suite}", "--judge", "mock:refusal", "--store", str(store),
              "--concurrency", "1", "--out", str(tmp_path / "out"), "--backend", "ray"],
             env={**cluster.env, "RAY_ADDRESS": cluster.address},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=log)
         try:
             deadline = time.time() + RUN_TIMEOUT_S
             while len(committed_prompts(store / "medsafe.db")) < 12 and proc.poll() is None \
@@ -155,14 +157,15 @@ def test_eval_runs_on_both_nodes_survives_a_killed_node_and_matches_local(
             answered_at_kill = len(committed_prompts(store / "medsafe.db"))
             node_b = cluster.node_id("b")
             killed = cluster.kill("b")
-            _, stderr = proc.communicate(timeout=max(1.0, deadline - time.time()))
+            proc.wait(timeout=max(1.0, deadline - time.time()))
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            log.close()
         requests = dict(server.app.requests)
 
-    assert proc.returncode == 0, stderr
+    assert proc.returncode == 0, (tmp_path / "eval.err").read_text()
     assert 12 <= answered_at_kill < PROMPTS, "the node should die mid-run"
     assert killed >= 2  # its raylet and at least its worker
     assert not cluster.processes("b")
