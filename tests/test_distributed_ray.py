@@ -60,6 +60,9 @@ def assert_ran_on_ray_workers(store: Path, run_id: str, answers: int, verdicts: 
     assert sum(generated.values()) == answers and sum(judged.values()) == verdicts
     assert len(generated) == 2 and len(judged) == 2  # RAY has two workers; both were used
     assert str(os.getpid()) not in {*generated, *judged}
+    # One node here: it did everything, and none was lost.
+    assert [(n["generate"], n["judge"]) for n in work["nodes"].values()] == [(answers, verdicts)]
+    assert work["lost_nodes"] == []
 
 
 def test_ray_gives_the_same_numbers_as_local_with_the_classifier_judge(

@@ -159,7 +159,8 @@ def eval_command(
         help="Where generation and judging run: local, or ray (workers each holding their own "
         "target and judge; needs the ray extra).", show_default="local")] = None,
     ray_address: Annotated[str | None, typer.Option(
-        help="Ray cluster to join (default: start a local Ray instance).")] = None,
+        help="Ray cluster to join, HOST:PORT (default: the RAY_ADDRESS variable, else Ray's "
+        "default: a cluster started with `ray start` here, or a new local instance).")] = None,
     config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="Run file (YAML) describing the run; options given here "
         "override its keys.")] = None,

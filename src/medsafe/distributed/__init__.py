@@ -25,21 +25,18 @@ async def execute(pipeline: Pipeline, config: RunConfig, execution: ExecutionOpt
         await run_items(pipeline, items)
         return
     try:
-        from medsafe.distributed.ray_backend import RayWorkers, remote_parts
+        from medsafe.distributed.ray_backend import RayWorkers, WorkerSet, remote_parts
     except ImportError as exc:
         raise MedsafeError(f"the ray backend needs Ray ({exc}): pip install 'medsafe[ray]'") from exc
     workers = RayWorkers(execution.ray_address, execution.workers)
     try:
-        actors = workers.start(config.targets, config.judge, config.target_options)
-        served: dict[str, dict[int, int]] = {}
-        targets, judge = remote_parts(pipeline.targets, pipeline.judge, actors, served)
+        live = WorkerSet(workers.start(config.targets, config.judge, config.target_options))
+        targets, judge = remote_parts(pipeline.targets, pipeline.judge, live)
         await run_items(dataclasses.replace(pipeline, targets=targets, judge=judge), items)
-        # Which processes did the work (answers and verdicts per worker pid): a record that
-        # this run was executed on the workers, not in the driver.
+        # Which processes and nodes did the work, and which nodes were lost: a record that this
+        # run was executed on the workers, not in the driver, and of where.
         pipeline.store.update_run_meta(pipeline.run_id, ray_work={
-            "driver_pid": os.getpid(),
-            **{kind: {str(pid): n for pid, n in sorted(counts.items())}
-               for kind, counts in served.items()}})
+            "driver_pid": os.getpid(), **live.log.meta()})
     finally:
         await workers.stop()
 

@@ -66,5 +66,5 @@ class ExecutionOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     backend: Literal["local", "ray"] = "local"
-    ray_address: str | None = None  # None: start a local Ray instance
+    ray_address: str | None = None  # None: RAY_ADDRESS, else Ray's default
     workers: int | None = Field(default=None, ge=1)  # None: one per CPU of the Ray cluster
