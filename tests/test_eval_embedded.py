@@ -75,3 +75,34 @@ def test_rubric_judge_on_llama_cpp_decodes_through_its_grammar_and_parses_every_
         assert verdict.ok and verdict.error is None
         assert VERDICT_FORM.fullmatch(verdict.raw or "")
         assert verdict.score == parse_verdict(verdict.raw or "")[0]
+
+
+@pytest.mark.parametrize(("cores", "load", "threads"), [
+    (2, 0.0, 2), (2, 0.72, 2), (2, 1.2, 1), (2, 3.7, 1), (8, 2.5, 6), (1, 0.0, 1)])
+def test_a_gguf_model_takes_the_cores_other_work_leaves_idle(
+        monkeypatch: pytest.MonkeyPatch, cores: int, load: float, threads: int) -> None:
+    from medsafe.targets import gguf
+
+    monkeypatch.setattr(gguf.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(gguf.os, "getloadavg", lambda: (load, load, load))
+    assert gguf.idle_cores() == threads
+
+
+def test_threads_and_polling_reach_llama_cpp_and_the_default_follows_the_idle_cores(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import xllamacpp
+
+    from medsafe.targets import gguf
+
+    seen: list[object] = []
+    monkeypatch.setattr(xllamacpp, "Server", lambda params: seen.append(params) or object())
+    target = resolve_target("embedded:smollm2", TargetOptions(threads=1, poll=0, slots=3))
+    target._start()  # type: ignore[attr-defined]
+    p = seen[-1]
+    assert (p.cpuparams.n_threads, p.cpuparams_batch.n_threads) == (1, 1)  # type: ignore[attr-defined]
+    assert (p.cpuparams.poll, p.cpuparams_batch.poll, p.n_parallel) == (0, 0, 3)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(gguf, "idle_cores", lambda: 7)
+    resolve_target("embedded:smollm2", TargetOptions())._start()  # type: ignore[attr-defined]
+    p = seen[-1]
+    assert p.cpuparams.n_threads == 7 and p.cpuparams.poll == 50  # type: ignore[attr-defined]

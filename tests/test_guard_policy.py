@@ -93,6 +93,15 @@ def test_serve_refuses_to_start_when_the_api_key_variable_is_empty() -> None:
     assert result.returncode == 2 and "MEDSAFE_TEST_UNSET_KEY" in result.stderr
 
 
+@pytest.mark.parametrize(("option", "value"), [("--poll", "101"), ("--poll", "-1"),
+                                               ("--threads", "0")])
+def test_serve_takes_the_gguf_runtime_options_of_eval_and_rejects_values_out_of_range(
+        option: str, value: str) -> None:
+    result = run_cli("guard", "serve", "--upstream", "mock:comply", option, value)
+    assert result.returncode == 2 and option in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.dictionaries(st.integers(1, 9), st.floats(1, 5, allow_nan=False), max_size=9),
        st.floats(1, 5, allow_nan=False))

@@ -149,8 +149,12 @@ def eval_command(
     slots: Annotated[int | None, typer.Option(
         help="Parallel decoding slots of GGUF targets.", show_default="8")] = None,
     threads: Annotated[int | None, typer.Option(
-        help="CPU threads of GGUF targets (default: all cores; 1 on a machine shared with "
-        "other jobs, where llama.cpp's spinning threads lose most of their time).")] = None,
+        help="CPU threads of GGUF targets (default: the cores left idle by other work when the "
+        "model starts, at least 1; llama.cpp's threads wait for one another, so one on a busy "
+        "core stalls them all).")] = None,
+    poll: Annotated[int | None, typer.Option(
+        help="llama.cpp's busy-wait level of GGUF targets, 0-100 (default: the runtime's, 50).")
+    ] = None,
     timeout: Annotated[float | None, typer.Option(
         help="Seconds before a request times out.", show_default="120.0")] = None,
     retries: Annotated[int | None, typer.Option(
@@ -196,7 +200,7 @@ def eval_command(
     check_budgets(max_turns, max_queries)
     options = {"targets": target, "suites": suite, "judge": judge, "limit": overall, "seed": seed,
                "max_tokens": max_tokens, "temperature": temperature, "concurrency": concurrency,
-               "slots": slots, "threads": threads, "timeout": timeout, "retries": retries,
+               "slots": slots, "threads": threads, "poll": poll, "timeout": timeout, "retries": retries,
                "backend": backend, "ray_address": ray_address,
                "attacker": attacker, "max_turns": max_turns, "max_queries": max_queries,
                "store": None if store is None else str(store),
@@ -608,6 +612,13 @@ def guard_serve(
         help="Model id shown by /v1/models (default guard:UPSTREAM).")] = None,
     store: Annotated[Path | None, typer.Option(help="Run-store folder for the decision log.")] = None,
     slots: Annotated[int, typer.Option(help="Parallel decoding slots of a GGUF upstream.")] = 8,
+    threads: Annotated[int | None, typer.Option(
+        min=1, help="CPU threads of a GGUF upstream (default: the cores left idle by other work "
+        "when the model starts, at least 1).")] = None,
+    poll: Annotated[int | None, typer.Option(
+        min=0, max=100,
+        help="llama.cpp's busy-wait level of a GGUF upstream, 0-100 (default: the runtime's).")
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="Requests in flight to an HTTP upstream.")] = 16,
     request_classifier: Annotated[Path | None, typer.Option(
         help="A request classifier you trained (python -m "
@@ -636,7 +647,8 @@ def guard_serve(
                          api_key=api_key, max_body_bytes=max_body_bytes, timeout_s=timeout,
                          retries=retries, model_name=model_name,
                          request_classifier=request_classifier, judge_timeout_s=judge_timeout,
-                         target_options=TargetOptions(slots=slots, concurrency=concurrency))
+                         target_options=TargetOptions(slots=slots, threads=threads, poll=poll,
+                                                      concurrency=concurrency))
     app = create_app(config)
     _err().print(f"medsafe guard on http://{host}:{port}/v1 (model {config.served_model}) -> "
                  f"{upstream}; judge {judge or loaded.judge}; policy {policy or 'default'}; "

@@ -146,7 +146,7 @@ def run_config(run_file: RunFile) -> RunConfig:
                                 temperature=generation.temperature, top_p=generation.top_p,
                                 seed=run_file.seed),
         target_options=TargetOptions(concurrency=run_file.concurrency, slots=run_file.slots,
-                                     threads=run_file.threads, timeout_s=run_file.timeout,
+                                     threads=run_file.threads, poll=run_file.poll, timeout_s=run_file.timeout,
                                      max_retries=run_file.retries),
         redteam=redteam_options(run_file),
     )

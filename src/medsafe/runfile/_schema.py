@@ -107,6 +107,7 @@ class RunFile(_Strict):
     concurrency: int = Field(default=16, ge=1, le=4096)
     slots: int = Field(default=8, ge=1, le=64)
     threads: int | None = Field(default=None, ge=1)
+    poll: int | None = Field(default=None, ge=0, le=100)
     timeout: float = Field(default=120.0, gt=0)
     retries: int = Field(default=4, ge=0)
     backend: str = "local"

@@ -37,6 +37,8 @@ class TargetOptions(BaseModel):
     backoff_max_s: float = Field(default=30.0, ge=0)
     slots: int = Field(default=8, ge=1, le=64)
     threads: int | None = Field(default=None, ge=1)
+    # llama.cpp's busy-wait level (0-100) for GGUF targets; None keeps the runtime's default.
+    poll: int | None = Field(default=None, ge=0, le=100)
     api_key_env: str = "OPENAI_API_KEY"
 
 

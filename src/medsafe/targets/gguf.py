@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,22 @@ def sha256_of(path: Path) -> str:
     """SHA-256 of a model file (memoised per process)."""
     st = path.stat()
     return file_sha256(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+def idle_cores() -> int:
+    """The cores other work leaves idle now (the 1-minute load average off the core count,
+    rounded up; at least 1): the default thread count of a GGUF model.
+
+    llama.cpp's threads wait for one another at every step, so a thread on a core another
+    process holds stalls them all: on 2 cores busy with two other processes, 8 slots decoded
+    24-32 tokens/s with 2 threads and 53-55 with 1, while on idle cores 2 threads gave 122-135
+    and 1 gave 72-78 (bench/embedded_throughput.py)."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average on this platform
+        return cores
+    return max(1, min(cores, math.ceil(cores - load)))
 
 
 class GGUFTarget(Target):
@@ -67,9 +84,11 @@ class GGUFTarget(Target):
         params.n_parallel = self.options.slots
         params.n_ctx = CTX_PER_SLOT * self.options.slots
         params.verbosity = -1  # llama.cpp logs every slot event to stderr otherwise
-        threads = self.options.threads or max(1, os.cpu_count() or 1)
+        threads = self.options.threads or idle_cores()
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
+        if self.options.poll is not None:
+            params.cpuparams.poll = params.cpuparams_batch.poll = self.options.poll
         try:
             return xllamacpp.Server(params)
         except Exception as exc:  # the native loader reports bad files with a bare error
