@@ -79,7 +79,6 @@ def raw(slots: int, threads: int, poll: int, prompts: list[str], max_tokens: int
         start = time.perf_counter()
         tokens = sum(pool.map(one, prompts))
         elapsed = time.perf_counter() - start
-    del server
     return tokens / elapsed
 
 
