@@ -115,6 +115,19 @@ def redteam_parts(config: RunConfig, suites: list[Suite], pool: TargetPool,
     return config, {"redteam": ConversationProcessor(pool.get(options.attacker), options)}
 
 
+def _record_finish(store: RunStore, run_id: str, execution: ExecutionOptions,
+                   resumed: bool) -> None:
+    """Mark the run finished, adding this execution (and, for a resume, its time) to its
+    metadata."""
+    final = store.get_run(run_id)["meta"]  # type: ignore[index]
+    final.setdefault("executions", []).append(execution.model_dump())
+    final.setdefault("resumed_at", [])
+    if resumed:
+        final["resumed_at"].append(time.time())
+    final["finished_at"] = time.time()
+    store.finish_run(run_id, final)
+
+
 def _finish_done_run(store: RunStore, run_id: str, suites: list[Suite], config: RunConfig,
                      execution: ExecutionOptions,
                      on_plan: Callable[[int, int], None] | None) -> bool:
@@ -129,11 +142,7 @@ def _finish_done_run(store: RunStore, run_id: str, suites: list[Suite], config: 
             return False
         if on_plan is not None:
             on_plan(len(items), len(items))
-        final = store.get_run(run_id)["meta"]  # type: ignore[index]
-        final.setdefault("executions", []).append(execution.model_dump())
-        final.setdefault("resumed_at", []).append(time.time())
-        final["finished_at"] = time.time()
-        store.finish_run(run_id, final)
+        _record_finish(store, run_id, execution, resumed=True)
         return True
     finally:
         lock.release()
@@ -176,13 +185,7 @@ async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
         kinds = {s.name: s.kind for s in suites}
         await execute(Pipeline(store, run_id, targets, judge, config.params, kinds, on_item,
                                processors), config, execution, items)
-        final = store.get_run(run_id)["meta"]  # type: ignore[index]
-        final.setdefault("executions", []).append(execution.model_dump())
-        final.setdefault("resumed_at", [])
-        if resumed:
-            final["resumed_at"].append(time.time())
-        final["finished_at"] = time.time()
-        store.finish_run(run_id, final)
+        _record_finish(store, run_id, execution, resumed)
         return run_id, resumed
     finally:
         if lock is not None:

@@ -288,7 +288,7 @@ def report_command(
         "--judge-eval", help="A `medsafe judge-eval --out` file to show under judge "
         "reliability; repeatable.")] = None,
     report_samples: Annotated[int | None, typer.Option(
-        help="Samples the HTML report embeds: every failure first, then a random sample of the "
+        min=0, help="Samples the HTML report embeds: every failure first, then a random sample of the "
         "rest (0 = all; `medsafe view` pages through every one).", show_default="2000")] = None,
 ) -> None:
     """Build the report of one or more runs: HTML (with their comparison), or the scorecard."""

@@ -94,16 +94,9 @@ class EmbeddedSamples:
         return words
 
     def view_command(self) -> str:
-        """The command that pages through every sample from the run store."""
+        """The command that pages through every sample from the run store (the report's
+        template states the choice with it above the sample browser)."""
         return f"medsafe view --store {self.store or 'STORE'}"
-
-    def statement(self) -> str | None:
-        """The sentence the report prints above its sample browser (None: all are embedded)."""
-        if not self.bounded:
-            return None
-        return (f"{len(self.indices):,} of {self.total:,} samples embedded ({self.chosen()}); "
-                f"page through all of them with `{self.view_command()}`; every one is in "
-                "samples.jsonl.")
 
 
 def choose_samples(runs: Sequence[RunData], limit: int | None = REPORT_SAMPLES,

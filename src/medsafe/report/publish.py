@@ -64,8 +64,6 @@ def write_report(refs: list[str], out: Path | None, fmt: str, store: Path | None
     attach_judge_evals(runs, judge_evals)
     if fmt == "html":
         limit = REPORT_SAMPLES if report_samples is None else report_samples
-        if limit < 0:
-            raise MedsafeError(f"--report-samples {limit}: give a number of samples, or 0 for all")
         _emit(render_runs(runs, max_samples=limit, store=store), out)
     else:
         _emit(scorecard_markdown(runs) if fmt == "md" else scorecard_json(runs) + "\n", out)
