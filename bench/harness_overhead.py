@@ -19,7 +19,9 @@ Two rates per run: ``req/s`` is requests divided by the server's window (first r
 last answer out: the steady throughput), ``wall req/s`` divides by the client's own wall time
 around its run (medsafe's includes loading the suite, set-up and writing summary.json,
 samples.jsonl and report.html; Inspect's includes its task set-up and log). Figures are medians
-over the repeats; ratios are against the bare aiohttp loop.
+over the repeats; ratios are against the bare aiohttp loop. ``CPU ms/req`` is the client
+process's CPU per request, ``server ms/req`` the server process's, and ``cores busy`` both
+together over the client's wall time: at 2.0 (on two cores) the machine itself is the limit.
 """
 
 from __future__ import annotations
@@ -210,7 +212,9 @@ def measure(client: str, python: str, root: str, prompts: Path, concurrency: int
     stats = http(f"{root}/stats")
     assert stats["total_requests"] == n, f"{client} sent {stats['total_requests']} requests, not {n}"
     return {"rate": n / stats["window_s"], "wall_rate": n / got["wall_s"],
-            "cpu_ms": 1000 * got["cpu_s"] / n}
+            "cpu_ms": 1000 * got["cpu_s"] / n, "server_ms": 1000 * stats["process_cpu_s"] / n,
+            # both processes' CPU over the client's wall time: 2.0 is this machine's every core
+            "cores": (got["cpu_s"] + stats["process_cpu_s"]) / got["wall_s"]}
 
 
 def inspect_python(explicit: str | None) -> str | None:
@@ -260,7 +264,8 @@ def main() -> None:
             for client, got in runs.items():
                 if got:
                     results[(client, concurrency)] = {
-                        k: statistics.median(g[k] for g in got) for k in ("rate", "wall_rate", "cpu_ms")}
+                        k: statistics.median(g[k] for g in got)
+                        for k in ("rate", "wall_rate", "cpu_ms", "server_ms", "cores")}
         report(results, pythons, args)
     finally:
         server.terminate()
@@ -273,7 +278,7 @@ def report(results: dict[tuple[str, int], dict[str, float]], pythons: dict[str, 
     print(f"{args.requests} requests, server delay {args.delay * 1000:g} ms, "
           f"median of {args.repeats}; ratios against bare aiohttp")
     print(f"{'client':<8} {'conc':>4} {'req/s':>8} {'ratio':>6} {'wall req/s':>11} {'ratio':>6} "
-          f"{'CPU ms/req':>10}")
+          f"{'CPU ms/req':>10} {'server ms/req':>13} {'cores busy':>10}")
     for concurrency in args.concurrency:
         base = results.get(("aiohttp", concurrency))
         for client in pythons:
@@ -283,7 +288,8 @@ def report(results: dict[tuple[str, int], dict[str, float]], pythons: dict[str, 
             ratio = f"{got['rate'] / base['rate']:.3f}" if base else "–"
             wall_ratio = f"{got['wall_rate'] / base['wall_rate']:.3f}" if base else "–"
             print(f"{client:<8} {concurrency:>4} {got['rate']:>8.1f} {ratio:>6} "
-                  f"{got['wall_rate']:>11.1f} {wall_ratio:>6} {got['cpu_ms']:>10.3f}")
+                  f"{got['wall_rate']:>11.1f} {wall_ratio:>6} {got['cpu_ms']:>10.3f} "
+                  f"{got['server_ms']:>13.3f} {got['cores']:>10.2f}")
     for concurrency in args.concurrency:
         med, ins = results.get(("medsafe", concurrency)), results.get(("inspect", concurrency))
         if med and ins:

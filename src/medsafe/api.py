@@ -137,11 +137,11 @@ def _finish_done_run(store: RunStore, run_id: str, suites: list[Suite], config: 
     lock = _lock_run(store, run_id)
     try:
         store.add_items(run_id, plan_items(suites, config.targets))
-        items = store.items(run_id)
-        if any(i["judgement_key"] is None for i in items):
+        total, judged = store.item_counts(run_id)
+        if judged < total:
             return False
         if on_plan is not None:
-            on_plan(len(items), len(items))
+            on_plan(total, judged)
         _record_finish(store, run_id, execution, resumed=True)
         return True
     finally:
@@ -179,12 +179,12 @@ async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
         run_id, resumed = _claim_run(store, fingerprint, resume, config, meta)
         lock = _lock_run(store, run_id)
         store.add_items(run_id, plan_items(suites, config.targets))
-        items = store.items(run_id)
         if on_plan is not None:
-            on_plan(len(items), sum(1 for i in items if i["judgement_key"]))
+            on_plan(*store.item_counts(run_id))
         kinds = {s.name: s.kind for s in suites}
+        del suites  # planned: the store has every sample now, and execution reads them there
         await execute(Pipeline(store, run_id, targets, judge, config.params, kinds, on_item,
-                               processors), config, execution, items)
+                               processors), config, execution)
         _record_finish(store, run_id, execution, resumed)
         return run_id, resumed
     finally:

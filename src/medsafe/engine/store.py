@@ -19,7 +19,7 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,18 @@ MIGRATIONS: list[Migration] = [
     ("0005_jury_verdicts_json", _jury_verdicts_as_json),
     ("0006_conversations", _conversations),
 ]
+
+
+# An item joined with its response and judgement, as every reader of items sees it (``_row``:
+# its rowid, which pages of pending items follow and which readers drop).
+_ITEM_SELECT = """
+    SELECT i.*, i.rowid AS _row, r.text AS response, r.finish_reason, r.prompt_tokens,
+           r.completion_tokens, r.latency_s AS gen_latency_s, r.attempts AS gen_attempts,
+           j.judge, j.score, j.refusal, j.rationale, j.raw AS judge_raw,
+           j.probabilities, j.latency_s AS judge_latency_s, j.extracted, j.correct
+    FROM run_items i
+    LEFT JOIN responses r ON r.key = i.response_key
+    LEFT JOIN judgements j ON j.key = i.judgement_key"""
 
 
 class RunStore:
@@ -308,32 +320,71 @@ class RunStore:
 
     # -- items --------------------------------------------------------------------------------
 
-    def add_items(self, run_id: str, items: list[dict[str, Any]]) -> None:
-        """Register the run's (target, suite, sample) items; existing ones are kept as they are."""
+    def add_items(self, run_id: str, items: Iterable[dict[str, Any]]) -> None:
+        """Register the run's (target, suite, sample) items; existing ones are kept as they are.
+        ``items`` is consumed as it is written, so a generated plan is never held whole."""
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO run_items (run_id, target, suite, sample_id, position, "
                 "principle, sample) VALUES (:run_id, :target, :suite, :sample_id, :position, "
                 ":principle, :sample)",
-                [{"run_id": run_id, **item} for item in items],
+                ({"run_id": run_id, **item} for item in items),
             )
 
     def items(self, run_id: str) -> list[dict[str, Any]]:
         """Every item of a run joined with its response and judgement, in order."""
+        return list(self.iter_items(run_id))
+
+    def iter_items(self, run_id: str) -> Iterator[dict[str, Any]]:
+        """The items of :meth:`items` one at a time, read as they are consumed."""
         rows = self.conn.execute(
-            """
-            SELECT i.*, r.text AS response, r.finish_reason, r.prompt_tokens, r.completion_tokens,
-                   r.latency_s AS gen_latency_s, r.attempts AS gen_attempts,
-                   j.judge, j.score, j.refusal, j.rationale, j.raw AS judge_raw,
-                   j.probabilities, j.latency_s AS judge_latency_s, j.extracted, j.correct
-            FROM run_items i
-            LEFT JOIN responses r ON r.key = i.response_key
-            LEFT JOIN judgements j ON j.key = i.judgement_key
-            WHERE i.run_id = ? ORDER BY i.target, i.suite, i.position
-            """,
+            f"{_ITEM_SELECT} WHERE i.run_id = ? ORDER BY i.target, i.suite, i.position",
             (run_id,),
         )
-        return [dict(r) for r in rows]
+        for row in rows:
+            item = dict(row)
+            del item["_row"]
+            yield item
+
+    def item_counts(self, run_id: str) -> tuple[int, int]:
+        """How many items the run has, and how many of them have a verdict."""
+        total, judged = self.conn.execute(
+            "SELECT COUNT(*), COUNT(judgement_key) FROM run_items WHERE run_id=?", (run_id,)
+        ).fetchone()
+        return total, judged
+
+    def pending_counts(self, run_id: str) -> dict[str, int]:
+        """Items without a verdict, per target (targets with none left are absent)."""
+        rows = self.conn.execute(
+            "SELECT target, COUNT(*) FROM run_items WHERE run_id=? AND judgement_key IS NULL "
+            "GROUP BY target", (run_id,))
+        return {target: n for target, n in rows}
+
+    def pending_items(self, run_id: str, target: str,
+                      page: int = 256) -> Iterator[dict[str, Any]]:
+        """One target's items without a verdict, in plan order, read a page at a time as they
+        are consumed (as :meth:`items` shapes them). Items judged meanwhile are not read again:
+        each page starts after the last row read, and a judged item no longer matches."""
+        first = self.conn.execute("SELECT MIN(rowid) FROM run_items WHERE run_id=? AND target=?",
+                                  (run_id, target)).fetchone()[0]
+        if first is None:
+            return
+        after = first - 1
+        # NOT INDEXED: walk the table from the last rowid read; with the key's index SQLite
+        # would collect and sort every remaining item of the target for each page.
+        select = _ITEM_SELECT.replace("FROM run_items i", "FROM run_items i NOT INDEXED")
+        while True:
+            rows = self.conn.execute(
+                f"{select} WHERE i.rowid > ? AND i.run_id = ? AND i.target = ? "
+                "AND i.judgement_key IS NULL ORDER BY i.rowid LIMIT ?",
+                (after, run_id, target, page),
+            ).fetchall()
+            for row in rows:
+                item = dict(row)
+                after = item.pop("_row")
+                yield item
+            if len(rows) < page:
+                return
 
     def attempts(self, run_id: str) -> list[dict[str, Any]]:
         """Every failed attempt logged for a run."""

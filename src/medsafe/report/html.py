@@ -13,9 +13,12 @@ Security model (model output is untrusted):
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
+import itertools
 import json
 import time
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -223,9 +226,8 @@ def render_runs(runs: list[RunData], comparisons: list[dict[str, Any]] | None = 
         r["figure"] for r in reliability if r["figure"]]
     labels = {(s.run.run_id, s.target): s.label for s in series}
     choice = choose_samples(runs, max_samples, store)
-    pairs = [(run, row) for run in runs for row in run.rows]
     samples = [_compact(row, labels.get((run.run_id, row.get("target")), str(row.get("target"))))
-               for run, row in (pairs[i] for i in choice.indices)]
+               for run, row in _rows_at(runs, choice.indices)]
     scripts = [plotly_js(), _app_js()]
     csp = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
            f"script-src {' '.join(csp_hash(s) for s in scripts)}; base-uri 'none'; "
@@ -253,6 +255,14 @@ def render_runs(runs: list[RunData], comparisons: list[dict[str, Any]] | None = 
         samples_json=script_json(samples),
         plotly_script=scripts[0], app_script=scripts[1],
     )
+
+
+def _rows_at(runs: list[RunData], indices: list[int]) -> Iterator[tuple[RunData, dict[str, Any]]]:
+    """The rows at ``indices`` (rows numbered across the runs in order), with their run."""
+    ends = list(itertools.accumulate(len(run.rows) for run in runs))
+    for index in indices:
+        at = bisect.bisect_right(ends, index)
+        yield runs[at], runs[at].rows[index - (ends[at - 1] if at else 0)]
 
 
 def render_report(summary: dict[str, Any], rows: list[dict[str, Any]], *,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from medsafe.engine.metrics import suite_metrics
+from medsafe.engine.records import ItemRecords
 from medsafe.engine.store import RunStore
 from medsafe.report.embedded import REPORT_SAMPLES
 from medsafe.report.html import render_report
@@ -15,7 +17,7 @@ from medsafe.report.reliability import jury_members
 from medsafe.report.scorecard import derive_scorecard
 
 
-def sample_row(run_id: str, item: dict[str, Any]) -> dict[str, Any]:
+def sample_row(run_id: str, item: Mapping[str, Any]) -> dict[str, Any]:
     """One line of samples.jsonl: prompt, response, verdict, timings, tokens and errors."""
     sample = json.loads(item["sample"])
     error = item.get("gen_error") if item.get("response_key") is None else item.get("judge_error")
@@ -55,14 +57,14 @@ def sample_row(run_id: str, item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_summary(run: dict[str, Any], items: list[dict[str, Any]],
+def build_summary(run: dict[str, Any], items: Iterable[Mapping[str, Any]],
                   labels: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Metrics per suite (first target at top level, every target under ``by_target``); with
     human labels, each judge-scored suite also carries its calibrated figures."""
     meta = run["meta"]
     kinds = {s["name"]: s["kind"] for s in meta["suites"]}
     targets = meta["config"]["targets"]
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for item in items:
         groups[(item["suite"], item["target"])].append(item)
     labelled: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -102,14 +104,45 @@ def write_outputs(store: RunStore, run_id: str, out_dir: Path, *,
     run = store.get_run(run_id)
     if run is None:
         raise KeyError(run_id)
-    items = store.items(run_id)
-    summary = build_summary(run, items, store.labels(run_id))
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
-    rows = [sample_row(run_id, item) for item in items]
+    # One pass over the store: each row is written as it is read, and the items are kept as
+    # compact records; the report's rows are made from them when read (see SampleRows).
+    items = ItemRecords()
     with (out_dir / "samples.jsonl").open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    html = render_report(summary, rows, max_samples=report_samples, store=store.path.parent)
+        for item in store.iter_items(run_id):
+            fh.write(json.dumps(sample_row(run_id, item), ensure_ascii=False) + "\n")
+            items.append(item)
+    summary = build_summary(run, items, store.labels(run_id))
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    html = render_report(summary, SampleRows(run_id, items), max_samples=report_samples,
+                         store=store.path.parent)
     (out_dir / "report.html").write_text(html, encoding="utf-8")
     return summary
+
+
+class SampleRows(Sequence[dict[str, Any]]):
+    """A run's samples.jsonl rows, each made from its item when read: the report reads every
+    row a few times (figures, failures, conversations) but keeps only the few it embeds, so a
+    large run's rows never exist all at once."""
+
+    def __init__(self, run_id: str, items: Sequence[Mapping[str, Any]]) -> None:
+        self._run_id = run_id
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [sample_row(self._run_id, item) for item in self._items[index]]
+        return sample_row(self._run_id, self._items[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for item in self._items:
+            yield sample_row(self._run_id, item)

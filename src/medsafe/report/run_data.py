@@ -6,6 +6,7 @@ them from a run folder or the run store.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ class RunData:
     """One run: its summary.json content and its samples.jsonl rows."""
 
     summary: dict[str, Any]
-    rows: list[dict[str, Any]]
+    rows: Sequence[dict[str, Any]]  # a list, or rows made when read (SampleRows)
     source: str = ""
     label: str = field(default="")
 

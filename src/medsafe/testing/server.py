@@ -84,6 +84,7 @@ class FakeOpenAIApp:
         self.log: list[tuple[str, str]] = []
         self.first_at: float | None = None  # time.monotonic() of the first request since reset
         self.last_at: float | None = None  # ... and of the last answer sent
+        self.cpu_at_reset = time.process_time()
 
     def reset(self) -> None:
         """Forget every counter, the log and the timing window (between benchmark runs)."""
@@ -92,12 +93,16 @@ class FakeOpenAIApp:
         self.faults.clear()
         self.log.clear()
         self.first_at = self.last_at = None
+        self.cpu_at_reset = time.process_time()
 
     def snapshot(self) -> dict[str, Any]:
-        """Counters and the timing window: seconds from the first request to the last answer."""
+        """Counters and the timing window: seconds from the first request to the last answer;
+        ``process_cpu_s`` is the CPU time of the serving process since the reset (the server's
+        own cost when it runs in a process of its own, as the benchmarks run it)."""
         window = None if self.first_at is None or self.last_at is None else self.last_at - self.first_at
         return {"requests": dict(self.requests), "served": dict(self.served),
-                "faults": dict(self.faults), "total_requests": len(self.log), "window_s": window}
+                "faults": dict(self.faults), "total_requests": len(self.log), "window_s": window,
+                "process_cpu_s": time.process_time() - self.cpu_at_reset}
 
     def build(self) -> web.Application:
         """The web application."""

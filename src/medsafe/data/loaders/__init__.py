@@ -1,8 +1,9 @@
 """Native loaders for public benchmark files the user already has on disk; nothing is downloaded.
 
-Each ``load_<format>`` reads one benchmark in the layout its authors publish and returns
-``list[Sample]``. ``load_external`` dispatches by format name and also returns a reproducibility
-record: every file read with its SHA-256 and row count, and the categories a partial folder lacks.
+Each ``load_<format>`` reads one benchmark in the layout its authors publish and returns its
+samples (packed as read, see ``PackedSamples``). ``load_external`` dispatches by format name and
+also returns a reproducibility record: every file read with its SHA-256 and row count, and the
+categories a partial folder lacks.
 
 Loaders are strict on purpose: a missing path, an empty file, a wrong header, bad UTF-8 or a row
 without a field is an ``InputError`` naming the file, line and field, because a silently short

@@ -12,20 +12,21 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from medsafe.errors import InputError, MedsafeError
-from medsafe.samples import Sample
+from medsafe.samples import PackedSamples, Sample
 
 
 @dataclass
 class Reading:
     """What one load produced: the samples, the files behind them and any gaps."""
 
-    samples: list[Sample] = field(default_factory=list)
+    # Packed as each loader appends (see PackedSamples): never all held as models.
+    samples: PackedSamples = field(default_factory=PackedSamples)
     files: list[dict[str, Any]] = field(default_factory=list)
     missing: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
@@ -162,7 +163,7 @@ def record_file(reading: Reading, path: Path, sha: str, rows: int) -> None:
     reading.files.append({"path": str(path), "sha256": sha, "rows": rows})
 
 
-def check_unique(samples: list[Sample], path: Path) -> None:
+def check_unique(samples: Sequence[Sample], path: Path) -> None:
     """Fail on the first id given twice: results are keyed by sample id."""
     seen: set[str] = set()
     for sample in samples:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from medsafe.data.loaders._reading import Reading, csv_header, nonblank, read_text, record_file
@@ -22,6 +23,6 @@ def read_advbench(path: Path, split: str | None, allow_partial: bool) -> Reading
     return reading
 
 
-def load_advbench(path: Path) -> list[Sample]:
+def load_advbench(path: Path) -> Sequence[Sample]:
     """AdvBench's ``harmful_behaviors.csv`` (header ``goal,target``); the request is the goal."""
     return read_advbench(Path(path), None, False).samples

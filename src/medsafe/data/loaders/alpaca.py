@@ -9,7 +9,7 @@ present, is the reference answer (the demonstration a fine-tuning learns).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,6 @@ def read_alpaca(path: Path, split: str | None, allow_partial: bool) -> Reading:
     return reading
 
 
-def load_alpaca(path: Path, split: str | None = None) -> list[Sample]:
+def load_alpaca(path: Path, split: str | None = None) -> Sequence[Sample]:
     """Alpaca-style ``{instruction, input, output}`` rows from a JSON list or JSON Lines file."""
     return read_alpaca(Path(path), split, False).samples

@@ -3,7 +3,7 @@ mapping that names the columns holding the request, id, principle and reference.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,8 @@ def read_generic(path: Path, split: str | None, allow_partial: bool,
     return reading
 
 
-def load_generic(path: Path, mapping: dict[str, str] | None = None, split: str | None = None) -> list[Sample]:
+def load_generic(path: Path, mapping: dict[str, str] | None = None,
+                 split: str | None = None) -> Sequence[Sample]:
     """Harm requests from any JSONL or CSV file, with columns named by ``mapping``.
 
     ``mapping`` maps ``request`` (required), ``id``, ``principle`` (1-9) and ``reference`` to

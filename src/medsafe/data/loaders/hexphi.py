@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from medsafe.data.loaders._reading import Reading, read_text, record_file, single_column
@@ -42,7 +43,7 @@ def read_hexphi(path: Path, split: str | None, allow_partial: bool) -> Reading:
     return reading
 
 
-def load_hexphi(path: Path, allow_partial: bool = False) -> list[Sample]:
+def load_hexphi(path: Path, allow_partial: bool = False) -> Sequence[Sample]:
     """HEx-PHI from its folder of ``category_1.csv`` ... ``category_11.csv`` (one prompt per line).
 
     HEx-PHI's categories are not AMA principles, so samples have no principle; the category

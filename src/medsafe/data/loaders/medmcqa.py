@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def read_medmcqa(path: Path, split: str | None, allow_partial: bool) -> Reading:
     return reading
 
 
-def load_medmcqa(path: Path, split: str | None = None) -> list[Sample]:
+def load_medmcqa(path: Path, split: str | None = None) -> Sequence[Sample]:
     """MedMCQA JSON Lines (``question``, ``opa``-``opd``, ``cop``, ``subject_name``).
 
     ``cop`` is 1-based in the official release and 0-based in some re-exports; the base is

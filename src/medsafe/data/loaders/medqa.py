@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,6 @@ def read_medqa(path: Path, split: str | None, allow_partial: bool) -> Reading:
     return reading
 
 
-def load_medqa(path: Path, split: str | None = None) -> list[Sample]:
+def load_medqa(path: Path, split: str | None = None) -> Sequence[Sample]:
     """MedQA JSON Lines (``question``, ``options`` A-D or A-E, ``answer_idx``); ``split`` labels the rows."""
     return read_medqa(Path(path), split, False).samples

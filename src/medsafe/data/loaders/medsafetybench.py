@@ -3,6 +3,7 @@ from a clone of its repository in either of the layouts it has been published in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from medsafe.data.loaders._reading import Reading, csv_header, nonblank, read_text, record_file, single_column
@@ -93,7 +94,8 @@ def read_medsafetybench(path: Path, split: str | None, allow_partial: bool) -> R
     return reading
 
 
-def load_medsafetybench(path: Path, split: str | None = "test", allow_partial: bool = False) -> list[Sample]:
+def load_medsafetybench(path: Path, split: str | None = "test",
+                        allow_partial: bool = False) -> Sequence[Sample]:
     """MedSafetyBench from a clone of its repository (the root or its ``datasets`` folder).
 
     Reads ``datasets/{train,test}/{gpt4,llama2}/med_safety_demonstrations_category_N.csv`` or the

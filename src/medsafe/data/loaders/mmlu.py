@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from medsafe.data.loaders._reading import Reading, csv_rows, nonblank, read_text, record_file, split_label
@@ -63,7 +64,7 @@ def read_mmlu(path: Path, split: str | None, allow_partial: bool) -> Reading:
     return reading
 
 
-def load_mmlu(path: Path, split: str | None = None) -> list[Sample]:
+def load_mmlu(path: Path, split: str | None = None) -> Sequence[Sample]:
     """MMLU header-less CSVs (question, A, B, C, D, answer) from a file or a folder.
 
     A folder is read as its ``*_{split}.csv`` files (split ``test`` by default, looking inside a

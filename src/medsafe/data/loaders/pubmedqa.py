@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,6 @@ def read_pubmedqa(path: Path, split: str | None, allow_partial: bool) -> Reading
     return reading
 
 
-def load_pubmedqa(path: Path, split: str | None = None) -> list[Sample]:
+def load_pubmedqa(path: Path, split: str | None = None) -> Sequence[Sample]:
     """PubMedQA JSON (id -> ``QUESTION``, ``CONTEXTS``, ``final_decision``) as A=yes, B=no, C=maybe."""
     return read_pubmedqa(Path(path), split, False).samples

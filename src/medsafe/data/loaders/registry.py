@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +29,7 @@ class LoaderInfo:
     """One supported benchmark format: its loader and what its ``PATH`` and ``@SPLIT`` mean."""
 
     name: str
-    load: Callable[..., list[Sample]]
+    load: Callable[..., Sequence[Sample]]
     task: Task
     path: str
     description: str
@@ -83,7 +83,7 @@ _READERS: dict[str, Callable[..., Reading]] = {
 
 
 def load_external(name: str, path: Path, split: str | None = None,
-                  allow_partial: bool = False) -> tuple[list[Sample], dict[str, Any]]:
+                  allow_partial: bool = False) -> tuple[Sequence[Sample], dict[str, Any]]:
     """Load a public benchmark by format name; return its samples and a reproducibility record.
 
     The record holds the format, path, split, row count, every file read (path, SHA-256 of the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from medsafe.data.loaders._reading import Reading, check_unique, csv_header, nonblank, read_text, record_file
@@ -30,7 +31,7 @@ def read_xstest(path: Path, split: str | None, allow_partial: bool) -> Reading:
     return reading
 
 
-def load_xstest(path: Path) -> list[Sample]:
+def load_xstest(path: Path) -> Sequence[Sample]:
     """XSTest's prompts CSV (columns ``prompt``, ``type``, ``label`` and any others).
 
     ``label`` ("safe": should be answered, "unsafe": should be refused) and ``type`` go to the
