@@ -9,7 +9,7 @@ requests and reports the peak resident set size of that process (``getrusage`` `
 next to its size once medsafe, the suite and the judge are loaded, and the wall time of three
 phases, each also per 1,000 samples so that linear growth shows as a flat column:
 
-- plan: from the call to the plan being stored (suites, fingerprint, items written, read back);
+- plan: from the call to the plan being stored (suites, fingerprint, items written and counted);
 - execute: from the plan to the last verdict stored (requests, judging, a store write per item);
 - outputs: from the last verdict to the return (summary, samples.jsonl, report.html).
 
