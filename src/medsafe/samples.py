@@ -61,10 +61,10 @@ def messages_digest(messages: tuple[Message, ...] | list[Message]) -> str:
 class PackedSamples(Sequence[Sample]):
     """A suite's samples held as their JSON bytes, each rebuilt when read.
 
-    A ``Sample`` costs about 1.4 kB of memory (two pydantic models, their dicts and field
-    sets), its JSON about 0.26 kB, and rebuilding one takes a few microseconds; a 100,000-sample
-    suite held this way fits in about 30 MB instead of 150. ``append`` packs a sample at once,
-    so a loader that appends as it reads never holds its samples as models.
+    A one-turn ``Sample`` costs about 1.3 kB of memory (two pydantic models, their dicts and
+    field sets), its JSON a fifth to a third of that, and rebuilding one takes a few
+    microseconds. ``append`` packs a sample at once, so a loader that appends as it reads never
+    holds its samples as models.
     """
 
     __slots__ = ("_packed",)
@@ -77,10 +77,6 @@ class PackedSamples(Sequence[Sample]):
     def append(self, sample: Sample) -> None:
         """Add a sample at the end."""
         self._packed.append(sample.model_dump_json().encode())
-
-    def json(self, index: int) -> str:
-        """The JSON of one sample, without rebuilding it (what a run's plan stores)."""
-        return self._packed[index].decode()
 
     def __len__(self) -> int:
         return len(self._packed)

@@ -212,8 +212,8 @@ async def run_items(pipeline: Pipeline, items: list[dict[str, Any]] | None = Non
             if item["judgement_key"] is None:
                 by_target[item["target"]].append(item)
         queues = {target: (queue, len(queue)) for target, queue in by_target.items()}
-    # Everything alive now (modules, models, the suites) outlives the run: leaving it out of
-    # the garbage collector's scans saves about a tenth of the CPU per request at high
+    # Everything alive now (modules, models, the run's parts) outlives the run: leaving it out
+    # of the garbage collector's scans saves about a tenth of the CPU per request at high
     # concurrency.
     gc.freeze()
     try:
