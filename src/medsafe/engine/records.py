@@ -1,12 +1,13 @@
 """A run's items held compactly while its outputs are built.
 
 An item as the store reads it is a dict of about 30 entries: 2.2 kB in memory, of which the
-dict itself is 0.8 kB and its run, target, suite and judge strings, repeated on every item, much
-of the rest. Writing the outputs of a 100,000-sample run needs every item at once (the summary's
-intervals and the report's figures read them all), so they are kept here compactly: one tuple of
-values per item behind a column index they share, the values that repeat on every item (run,
-target, suite, judge) stored once, and the 64-digit cache keys as their 32 bytes. Reading one
-gives an :class:`ItemRecord`, which reads like the dict it came from.
+dict itself is 0.8 kB, the prompt's JSON, the answer and the cache keys most of the rest, and
+the run, target, suite and judge strings, the same on every item, about 0.35 kB. Writing the
+outputs of a 100,000-sample run needs every item at once (the summary's intervals and the
+report's figures read them all), so they are kept here compactly: one tuple of values per item
+behind a column index they share, the values that repeat on every item stored once, and the
+64-digit cache keys as their 32 bytes. Reading one gives an :class:`ItemRecord`, which reads
+like the dict it came from.
 """
 
 from __future__ import annotations
