@@ -26,7 +26,8 @@ against the number of demonstrations) are evaluated on MedSafetyBench's test spl
 
 Outputs in ``--out``: ``arms/`` (each fine-tuning, resumable), ``eval/`` (the run's samples and
 summary), ``results.json``, ``results.md`` (the tables), ``dose_response.html`` (the figure,
-plotly inlined) and ``timings.json`` (wall and CPU time per step). Re-running with the same
+plotly inlined) and ``timings.json`` (wall and CPU time per step of every invocation; the
+tables sum them). Re-running with the same
 ``--out`` resumes: finished trainings are skipped and answers come from the run store.
 
 Blind human labels: ``--draw-labels K`` writes ``labels/sheet.jsonl`` (K overrefusal requests,
@@ -78,10 +79,35 @@ class Arm:
 
 
 class Clock:
-    """Wall and CPU time (this process and its children) per named step."""
+    """Wall and CPU time (this process and its children) per named step, kept across
+    invocations in ``path``: a resumed invocation times only what was left, so a step's cost is
+    the sum over the invocations that worked on it."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.steps: list[dict[str, Any]] = []
+        earlier = json.loads(path.read_text()) if path.exists() else {"invocations": []}
+        if isinstance(earlier, list):  # the first format: one invocation's steps
+            earlier = {"invocations": [{"started_at": None, "steps": earlier}]}
+        self.invocations: list[dict[str, Any]] = earlier["invocations"]
+        self.invocations.append({"started_at": time.time(), "steps": self.steps})
+
+    def save(self) -> None:
+        """Write every invocation's steps so far."""
+        self.path.write_text(json.dumps({"invocations": self.invocations}, indent=2))
+
+    def totals(self) -> list[dict[str, Any]]:
+        """Each step (in the order first seen) with its time summed over the invocations."""
+        steps: dict[str, dict[str, Any]] = {}
+        for invocation in self.invocations:
+            for row in invocation["steps"]:
+                total = steps.setdefault(row["step"], {"step": row["step"], "wall_s": 0.0,
+                                                       "cpu_s": 0.0, "invocations": 0,
+                                                       "load_start": row["load_start"]})
+                total["wall_s"] += row["wall_s"]
+                total["cpu_s"] += row["cpu_s"]
+                total["invocations"] += 1
+        return list(steps.values())
 
     @staticmethod
     def _cpu() -> float:
@@ -98,6 +124,7 @@ class Clock:
                "cpu_s": round(self._cpu() - cpu, 1), "load_start": load,
                "load_end": os.getloadavg()[0]}
         self.steps.append(row)
+        self.save()  # as each step ends: a run stopped later keeps the steps it finished
         print(f"   {name}: {row['wall_s'] / 60:.1f} min wall, {row['cpu_s'] / 60:.1f} CPU-min", flush=True)
 
 
@@ -443,7 +470,7 @@ def main() -> None:
         raise SystemExit(f"{msb}: no {FT_SPLITS} folder (expected a med-safety-bench checkout)")
     args.out.mkdir(parents=True, exist_ok=True)
     store = args.out / "store"
-    clock = Clock()
+    clock = Clock(args.out / "timings.json")
     dose = sorted({int(x) for x in args.dose.split(",") if x.strip()} - {args.n})
     sizes = [args.n, *dose]
 
@@ -516,19 +543,21 @@ def main() -> None:
             text += f"| {kind} | " + " | ".join(
                 f"{by_n[n][1]:.2f} ± {by_n[n][2]:.2f}" if n in by_n else "–"
                 for n in [0, *sorted({args.n, *dose})]) + " |\n"
-    timing = "\n| step | wall (min) | CPU (min) | load at start |\n|---|---|---|---|\n" + "".join(
-        f"| {s['step']} | {s['wall_s'] / 60:.1f} | {s['cpu_s'] / 60:.1f} | {s['load_start']:.1f} |\n"
-        for s in clock.steps)
-    total_wall = sum(s["wall_s"] for s in clock.steps)
-    total_cpu = sum(s["cpu_s"] for s in clock.steps)
-    timing += f"| **total** | {total_wall / 60:.1f} | {total_cpu / 60:.1f} | |\n"
-    text += "\nTime per step (this invocation; resumed steps take only what was left):\n" + timing
+    totals = clock.totals()
+    timing = ("\n| step | wall (min) | CPU (min) | invocations | load at first start |\n"
+              "|---|---|---|---|---|\n") + "".join(
+        f"| {s['step']} | {s['wall_s'] / 60:.1f} | {s['cpu_s'] / 60:.1f} | {s['invocations']} | "
+        f"{s['load_start']:.1f} |\n" for s in totals)
+    total_wall = sum(s["wall_s"] for s in totals)
+    total_cpu = sum(s["cpu_s"] for s in totals)
+    timing += f"| **total** | {total_wall / 60:.1f} | {total_cpu / 60:.1f} | | |\n"
+    text += (f"\nTime per step, summed over the {len(clock.invocations)} invocations with this "
+             "--out (a resumed invocation times only what was left):\n" + timing)
     (args.out / "results.md").write_text(text, encoding="utf-8")
     (args.out / "results.json").write_text(json.dumps(
         {"base": args.base, "n": args.n, "dose": dose, "eval_limit": args.eval_limit,
          "judge": args.judge, "suites": roles, "trained": trained, "table": table,
          "dose_response": dose_rows, "human": human, "run_id": summary["run_id"]}, indent=2))
-    (args.out / "timings.json").write_text(json.dumps(clock.steps, indent=2))
     print()
     print(text)
 

@@ -174,7 +174,8 @@ def test_reproduction_runs_every_arm_evaluates_them_beside_the_base_and_resumes(
         by_target.setdefault(row["target"], set()).add((row["suite"], row["sample_id"]))
     assert len(by_target) == 6 and len({frozenset(v) for v in by_target.values()}) == 1
     assert "<script" in (out / "dose_response.html").read_text()[:5_000_000]
-    steps = [s["step"] for s in json.loads((out / "timings.json").read_text())]
+    timings = json.loads((out / "timings.json").read_text())["invocations"]
+    steps = [s["step"] for s in timings[0]["steps"]]
     assert steps[0] == "data" and "train dpo-n4" in steps and steps[-1].startswith("evaluate 3 dose")
 
     # The blind sheet: 2 requests x 6 models, no model or judge verdict in it.
@@ -196,6 +197,15 @@ def test_reproduction_runs_every_arm_evaluates_them_beside_the_base_and_resumes(
     assert human["medical-n4"]["rate"] == 1.0 and human["base"]["rate"] == 0.0
     assert human["general-n4"]["n"] == 2
     assert "false refusals (blind human)" in (out / "results.md").read_text()
+    # The resumed invocation's steps are kept beside the first's, and the table sums them.
+    timings = json.loads((out / "timings.json").read_text())["invocations"]
+    assert len(timings) == 2 and [s["step"] for s in timings[1]["steps"]] == steps
+    first = {s["step"]: s["cpu_s"] for s in timings[0]["steps"]}
+    again_cpu = {s["step"]: s["cpu_s"] for s in timings[1]["steps"]}
+    total = round((first["data"] + again_cpu["data"]) / 60, 1)
+    assert "summed over the 2 invocations" in (out / "results.md").read_text()
+    assert any(line.startswith("| data |") and f"| {total:.1f} | 2 |" in line
+               for line in (out / "results.md").read_text().splitlines())
 
 
 def test_the_script_refuses_a_folder_that_is_not_a_checkout_and_unknown_arms(tmp_path: Path) -> None:
