@@ -80,6 +80,9 @@ def conversation_views(runs: list[RunData], labels: dict[tuple[str, str], str]) 
              "strategy_error": 1, "defended": 2}
     views = []
     for run in runs:
+        kinds = [b.get("kind") for b in run.summary.get("suites", {}).values() if isinstance(b, dict)]
+        if "redteam" not in kinds:
+            continue  # only red-team items have conversations: no need to read every row
         for row in run.rows:
             record = row.get("conversation")
             if not record:

@@ -42,19 +42,22 @@ def reliability_reports(summary: dict[str, Any], rows: list[dict[str, Any]],
     attached = summary.get("judge_reliability") or []
     reports += [dict(r, source="judge-eval") for r in
                 (attached if isinstance(attached, list) else [attached]) if isinstance(r, dict)]
-    gold = [(r["metadata"]["gold_score"], r["score"]) for r in rows
-            if isinstance(r.get("metadata"), dict)
-            and isinstance(r["metadata"].get("gold_score"), int) and r.get("score") is not None]
+    # One pass over the rows for both questions: a large run's rows may be made as they are read.
+    gold: list[tuple[int, int]] = []
+    names: dict[str, None] = {}
+    for r in rows:
+        meta = r.get("metadata")
+        if isinstance(meta, dict) and isinstance(meta.get("gold_score"), int) \
+                and r.get("score") is not None:
+            gold.append((meta["gold_score"], r["score"]))
+        for name in r.get("judge_members") or {}:
+            names.setdefault(name)
     if gold:
         from medsafe.judges.agreement import agreement  # numpy: only when there is agreement
 
         report = agreement([g for g, _ in gold], [p for _, p in gold], n_boot=n_boot)
         reports.append({"judge": summary.get("judge"), "reference": "gold_score in the samples",
                         "source": "samples", **report})
-    names: dict[str, None] = {}
-    for row in rows:
-        for name in row.get("judge_members") or {}:
-            names.setdefault(name)
     for first, second in list(combinations(names, 2))[:MAX_PAIRS]:
         a, b = _scored_pairs(rows, first, second)
         if a:
