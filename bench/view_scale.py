@@ -5,9 +5,9 @@
 Builds a run of ``--samples`` numbered harm requests against a local OpenAI-compatible server
 (``mock:refusal`` judge; reused when ``--store`` already holds it), then, in a fresh process,
 serves the store with ``medsafe view``'s application and times its pages through FastAPI's test
-client: the run's first page (which loads the run), a later page, a text search over every
-sample, and the full report. Each line gives the seconds, the size of the answer and the peak
-resident memory of the serving process so far.
+client: the run list (which computes the run's summary), the run's first page (which loads its
+rows), a later page, a text search over every sample, and the full report. Each line gives the
+seconds, the size of the answer and the peak resident memory of the serving process so far.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def serve_and_time(store: Path, run_id: str) -> None:
     from medsafe.report.view import create_app
 
     client = TestClient(create_app(store))
-    for what, path in [("first page (loads the run)", f"/runs/{run_id}"),
+    for what, path in [("run list (the run's summary)", "/"),
+                       ("first page (loads the run)", f"/runs/{run_id}"),
                        ("page 50", f"/runs/{run_id}?page=50"),
                        ("search every sample", f"/api/runs/{run_id}/samples?q=case%2012345"),
                        ("full report", f"/runs/{run_id}/report")]:
@@ -59,7 +60,7 @@ def serve_and_time(store: Path, run_id: str) -> None:
         seconds = time.perf_counter() - start
         assert reply.status_code == 200, (path, reply.status_code)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{what:<28} {seconds:>7.2f} {len(reply.content) / 1024:>9.0f} {peak:>8.0f}",
+        print(f"{what:<29} {seconds:>7.2f} {len(reply.content) / 1024:>9.0f} {peak:>8.0f}",
               flush=True)
 
 
@@ -83,7 +84,7 @@ def main() -> None:
         run_id = build(store, args.samples)
         marker.write_text(json.dumps({"run_id": run_id}))
     print(f"medsafe view on a run of {args.samples:,} samples ({run_id})")
-    print(f"{'page':<28} {'seconds':>7} {'answer KB':>9} {'peak MB':>8}")
+    print(f"{'page':<29} {'seconds':>7} {'answer KB':>9} {'peak MB':>8}")
     try:
         subprocess.run([sys.executable, __file__, "--store", str(store), "--serve", run_id],
                        check=True)

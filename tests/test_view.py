@@ -88,3 +88,32 @@ def test_read_only_store_refuses_writes(store: tuple[Path, str]) -> None:
             ro.conn.execute("DELETE FROM runs")
     finally:
         ro.close()
+
+
+def test_the_browser_holds_the_rows_of_its_last_runs_only_and_every_summary(tmp_path: Path) -> None:
+    """A store of many large runs must not end up in the browser's memory: the run list needs
+    summaries only, and run pages keep the rows of the last RUNS_HELD runs opened."""
+    from medsafe.api import evaluate
+    from medsafe.engine import RunConfig
+    from medsafe.report.view import RUNS_HELD, RunCache
+
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text("".join(json.dumps({"id": f"q{i}", "principle": i % 9 + 1,
+                                           "request": f"question {i}"}) + "\n" for i in range(9)))
+    ids = [evaluate(RunConfig(targets=["mock:refuse"], suites=[f"jsonl:{prompts}"],
+                              judge="mock:refusal", limit=n), store=tmp_path / "store",
+                    out_dir=tmp_path / f"out{n}").run_id for n in (3, 4, 5)]
+    cache = RunCache(store_file(tmp_path / "store"))
+    summaries = {run_id: cache.summary(run_id) for run_id in ids}
+    assert not cache.runs  # the run list read no rows
+    for run_id in ids:
+        data = cache.run(run_id)
+        assert data.summary == summaries[run_id] and len(data.rows) == [3, 4, 5][ids.index(run_id)]
+        cache.report(run_id)
+    assert RUNS_HELD == 2 and list(cache.runs) == ids[1:]
+    assert set(cache.reports) <= set(cache.runs) and set(cache.summaries) == set(ids)
+    cache.run(ids[1])  # opening a held run again makes it the newest
+    cache.run(ids[0])
+    assert list(cache.runs) == [ids[1], ids[0]]
+    cache.forget(ids[0])
+    assert ids[0] not in cache.runs and ids[0] not in cache.summaries

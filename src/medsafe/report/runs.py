@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from medsafe.engine.records import ItemRecords
 from medsafe.engine.store import RunStore
 from medsafe.errors import InputError, MedsafeError
 from medsafe.report.outputs import build_summary, sample_row
@@ -62,6 +63,18 @@ def load_run_dir(path: Path) -> RunData:
     if not isinstance(summary, dict) or not isinstance(summary.get("suites"), dict):
         raise InputError(summary_path, None, "suites", "missing: not a medsafe summary")
     return RunData(summary, _read_rows(path / "samples.jsonl"), source=str(path))
+
+
+def load_summary_from_store(store: RunStore, run_id: str) -> dict[str, Any]:
+    """A run's summary rebuilt from the store, without keeping its rows (one pass over its
+    items, held as compact records while the summary is computed)."""
+    run = store.get_run(run_id)
+    if run is None:
+        raise MedsafeError(f"no run '{run_id}' in {store.path}; `medsafe runs` lists them")
+    items = ItemRecords()
+    for item in store.iter_items(run_id):
+        items.append(item)
+    return build_summary(run, items, store.labels(run_id))
 
 
 def load_run_from_store(store: RunStore, run_id: str) -> RunData:

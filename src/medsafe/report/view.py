@@ -17,6 +17,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -28,7 +29,7 @@ from medsafe.engine.paths import store_file
 from medsafe.errors import MissingDependencyError
 from medsafe.report.labelling import LabelIn
 from medsafe.report.run_data import RunData
-from medsafe.report.runs import ReadOnlyRunStore, load_run_from_store
+from medsafe.report.runs import ReadOnlyRunStore, load_run_from_store, load_summary_from_store
 from medsafe.report.scorecard import format_cell, merged_scorecard
 
 if TYPE_CHECKING:
@@ -74,12 +75,21 @@ def filter_rows(rows: list[dict[str, Any]], *, suite: str = "", target: str = ""
     return [r for r in rows if keep(r)]
 
 
-class RunCache:
-    """Finished runs rebuilt from the store once per app (a running run is always re-read)."""
+# Runs whose rows the browser holds at once: a run page filters its rows in memory (3.9 kB a
+# sample), so holding every run ever opened would grow without bound on a store of large runs;
+# summaries (what the run list shows) are small and all kept.
+RUNS_HELD = 2
 
-    def __init__(self, db: Path) -> None:
+
+class RunCache:
+    """Finished runs rebuilt from the store: every summary once per app, the rows of the
+    ``RUNS_HELD`` runs opened last, and their reports (a running run is always re-read)."""
+
+    def __init__(self, db: Path, runs_held: int = RUNS_HELD) -> None:
         self.db = db
-        self.runs: dict[str, tuple[float | None, RunData]] = {}
+        self.runs_held = runs_held
+        self.runs: OrderedDict[str, tuple[float | None, RunData]] = OrderedDict()
+        self.summaries: dict[str, tuple[float | None, dict[str, Any]]] = {}
         self.reports: dict[str, str] = {}
         self.lock = threading.Lock()
 
@@ -91,34 +101,63 @@ class RunCache:
         finally:
             store.close()
 
+    @staticmethod
+    def _finished(store: ReadOnlyRunStore, run_id: str) -> tuple[bool, float | None]:
+        row = store.conn.execute("SELECT status, finished_at FROM runs WHERE run_id=?",
+                                 (run_id,)).fetchone()
+        return (row is not None and row["status"] == "finished",
+                None if row is None else row["finished_at"])
+
     def run(self, run_id: str) -> RunData:
         """A run's summary and rows (MedsafeError when the id is unknown)."""
         store = ReadOnlyRunStore(self.db)
         try:
-            row = store.conn.execute("SELECT status, finished_at FROM runs WHERE run_id=?",
-                                     (run_id,)).fetchone()
+            finished, finished_at = self._finished(store, run_id)
             with self.lock:
                 cached = self.runs.get(run_id)
-            if row is not None and row["status"] == "finished" and cached \
-                    and cached[0] == row["finished_at"]:
-                return cached[1]
+                if finished and cached and cached[0] == finished_at:
+                    self.runs.move_to_end(run_id)
+                    return cached[1]
             data = load_run_from_store(store, run_id)
         finally:
             store.close()
-        if row is not None and row["status"] == "finished":
+        if finished:
             with self.lock:
-                self.runs[run_id] = (row["finished_at"], data)
+                self.runs[run_id] = (finished_at, data)
+                self.runs.move_to_end(run_id)
+                self.summaries[run_id] = (finished_at, data.summary)
                 self.reports.pop(run_id, None)
+                while len(self.runs) > self.runs_held:
+                    dropped, _ = self.runs.popitem(last=False)
+                    self.reports.pop(dropped, None)
         return data
 
+    def summary(self, run_id: str) -> dict[str, Any]:
+        """A run's summary, without holding its rows (MedsafeError when the id is unknown)."""
+        store = ReadOnlyRunStore(self.db)
+        try:
+            finished, finished_at = self._finished(store, run_id)
+            with self.lock:
+                cached = self.summaries.get(run_id)
+                if finished and cached and cached[0] == finished_at:
+                    return cached[1]
+            summary = load_summary_from_store(store, run_id)
+        finally:
+            store.close()
+        if finished:
+            with self.lock:
+                self.summaries[run_id] = (finished_at, summary)
+        return summary
+
     def forget(self, run_id: str) -> None:
-        """Drop a run's cached summary and report (its labels changed)."""
+        """Drop a run's cached summary, rows and report (its labels changed)."""
         with self.lock:
             self.runs.pop(run_id, None)
+            self.summaries.pop(run_id, None)
             self.reports.pop(run_id, None)
 
     def report(self, run_id: str) -> str:
-        """The run's HTML report (rendered once per finished run)."""
+        """The run's HTML report (rendered once while the run is held)."""
         from medsafe.report.html import render_runs
 
         data = self.run(run_id)
@@ -128,7 +167,8 @@ class RunCache:
             html = render_runs([data])
             if data.summary.get("status") == "finished":
                 with self.lock:
-                    self.reports[run_id] = html
+                    if run_id in self.runs:
+                        self.reports[run_id] = html
         return html
 
 
@@ -185,7 +225,8 @@ def create_app(store: Path | None = None) -> FastAPI:
     def index() -> HTMLResponse:
         with reading() as ro:
             runs = [(r, label_progress(ro, r["run_id"])) for r in ro.list_runs()]
-        overviews = [run_overview(r, cache.run(r["run_id"]), progress) for r, progress in runs]
+        overviews = [run_overview(r, RunData(cache.summary(r["run_id"]), []), progress)
+                     for r, progress in runs]
         return page(mode="index", runs=overviews, store=str(cache.db))
 
     @app.get("/runs/{run_id}/label", response_class=HTMLResponse)
