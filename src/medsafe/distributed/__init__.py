@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
 
 from medsafe.engine import Pipeline, RunConfig, run_items
 from medsafe.engine.config import ExecutionOptions
@@ -16,13 +15,13 @@ from medsafe.errors import MedsafeError
 from medsafe.judges.batching import BatchingJudge, batches_natively
 
 
-async def execute(pipeline: Pipeline, config: RunConfig, execution: ExecutionOptions,
-                  items: list[dict[str, Any]] | None = None) -> None:
-    """Bring every pending item of the run to its final state on the chosen backend."""
+async def execute(pipeline: Pipeline, config: RunConfig, execution: ExecutionOptions) -> None:
+    """Bring every pending item of the run to its final state on the chosen backend (the
+    items are read from the store as they are taken)."""
     if execution.backend == "local":
         if batches_natively(pipeline.judge):  # e.g. the classifier: one matrix product per turn
             pipeline = dataclasses.replace(pipeline, judge=BatchingJudge.around(pipeline.judge))
-        await run_items(pipeline, items)
+        await run_items(pipeline)
         return
     try:
         from medsafe.distributed.ray_backend import RayWorkers, WorkerSet, remote_parts
@@ -32,7 +31,7 @@ async def execute(pipeline: Pipeline, config: RunConfig, execution: ExecutionOpt
     try:
         live = WorkerSet(workers.start(config.targets, config.judge, config.target_options))
         targets, judge = remote_parts(pipeline.targets, pipeline.judge, live)
-        await run_items(dataclasses.replace(pipeline, targets=targets, judge=judge), items)
+        await run_items(dataclasses.replace(pipeline, targets=targets, judge=judge))
         # Which processes and nodes did the work, and which nodes were lost: a record that this
         # run was executed on the workers, not in the driver, and of where.
         pipeline.store.update_run_meta(pipeline.run_id, ray_work={

@@ -13,7 +13,7 @@ like the dict it came from.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 # Columns whose values repeat across a run's items: one string each instead of one per item.
@@ -62,11 +62,13 @@ class ItemRecord(Mapping[str, Any]):
 class ItemRecords(Sequence[ItemRecord]):
     """A run's items in order, read as :class:`ItemRecord`; ``append`` takes the store's dicts."""
 
-    def __init__(self) -> None:
+    def __init__(self, items: Iterable[dict[str, Any]] = ()) -> None:
         self._values: list[tuple[Any, ...]] = []
         self._columns: dict[str, int] = {}
         self._shared: list[tuple[int, dict[Any, Any]]] = []
         self._keys: list[int] = []
+        for item in items:
+            self.append(item)
 
     def append(self, item: dict[str, Any]) -> None:
         """Add one item (a dict as :meth:`RunStore.items` gives it)."""

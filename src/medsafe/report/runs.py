@@ -65,25 +65,29 @@ def load_run_dir(path: Path) -> RunData:
     return RunData(summary, _read_rows(path / "samples.jsonl"), source=str(path))
 
 
+def _stored_run(store: RunStore, run_id: str) -> dict[str, Any]:
+    run = store.get_run(run_id)
+    if run is None:
+        raise MedsafeError(f"no run '{run_id}' in {store.path}; `medsafe runs` lists them")
+    return run
+
+
 def load_summary_from_store(store: RunStore, run_id: str) -> dict[str, Any]:
     """A run's summary rebuilt from the store, without keeping its rows (one pass over its
     items, held as compact records while the summary is computed)."""
-    run = store.get_run(run_id)
-    if run is None:
-        raise MedsafeError(f"no run '{run_id}' in {store.path}; `medsafe runs` lists them")
-    items = ItemRecords()
-    for item in store.iter_items(run_id):
-        items.append(item)
-    return build_summary(run, items, store.labels(run_id))
+    run = _stored_run(store, run_id)
+    return build_summary(run, ItemRecords(store.iter_items(run_id)), store.labels(run_id))
 
 
-def load_run_from_store(store: RunStore, run_id: str) -> RunData:
-    """A run rebuilt from the store: the same summary and rows ``medsafe eval`` writes."""
-    run = store.get_run(run_id)
-    if run is None:
-        raise MedsafeError(f"no run '{run_id}' in {store.path}; `medsafe runs` lists them")
+def load_run_from_store(store: RunStore, run_id: str,
+                        summary: dict[str, Any] | None = None) -> RunData:
+    """A run rebuilt from the store: the same summary and rows ``medsafe eval`` writes
+    (``summary``: one already built from the store, not computed again)."""
+    run = _stored_run(store, run_id)
     items = store.items(run_id)
-    return RunData(build_summary(run, items, store.labels(run_id)), [sample_row(run_id, i) for i in items],
+    if summary is None:
+        summary = build_summary(run, items, store.labels(run_id))
+    return RunData(summary, [sample_row(run_id, i) for i in items],
                    source=f"{store.path}#{run_id}")
 
 

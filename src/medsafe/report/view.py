@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,50 +101,59 @@ class RunCache:
         finally:
             store.close()
 
-    @staticmethod
-    def _finished(store: ReadOnlyRunStore, run_id: str) -> tuple[bool, float | None]:
-        row = store.conn.execute("SELECT status, finished_at FROM runs WHERE run_id=?",
-                                 (run_id,)).fetchone()
-        return (row is not None and row["status"] == "finished",
-                None if row is None else row["finished_at"])
+    def _fresh(self, table: Mapping[str, tuple[float | None, Any]], run_id: str,
+               finished_at: float | None) -> Any:
+        """``table``'s value for the run if it was kept for this finish of it, else None."""
+        with self.lock:
+            cached = table.get(run_id)
+        return cached[1] if finished_at is not None and cached and cached[0] == finished_at \
+            else None
 
-    def run(self, run_id: str) -> RunData:
-        """A run's summary and rows (MedsafeError when the id is unknown)."""
+    def _read(self, table: Mapping[str, tuple[float | None, Any]], run_id: str,
+              load: Callable[[ReadOnlyRunStore, str, float | None], Any]
+              ) -> tuple[Any, float | None, bool]:
+        """``table``'s value for the run while it is finished and unchanged, else ``load``'s:
+        (value, the run's finished_at when it is finished else None, whether it was kept)."""
         store = ReadOnlyRunStore(self.db)
         try:
-            finished, finished_at = self._finished(store, run_id)
-            with self.lock:
-                cached = self.runs.get(run_id)
-                if finished and cached and cached[0] == finished_at:
-                    self.runs.move_to_end(run_id)
-                    return cached[1]
-            data = load_run_from_store(store, run_id)
+            row = store.conn.execute("SELECT status, finished_at FROM runs WHERE run_id=?",
+                                     (run_id,)).fetchone()
+            finished_at = row["finished_at"] if row is not None and row["status"] == "finished" \
+                else None
+            kept = self._fresh(table, run_id, finished_at)
+            if kept is not None:
+                return kept, finished_at, True
+            return load(store, run_id, finished_at), finished_at, False
         finally:
             store.close()
-        if finished:
-            with self.lock:
+
+    def run(self, run_id: str) -> RunData:
+        """A run's summary and rows (MedsafeError when the id is unknown); a summary the run
+        list already computed is not computed again."""
+        def load(store: ReadOnlyRunStore, run_id: str, finished_at: float | None) -> RunData:
+            return load_run_from_store(store, run_id,
+                                       self._fresh(self.summaries, run_id, finished_at))
+
+        data, finished_at, cached = self._read(self.runs, run_id, load)
+        if finished_at is None:
+            return data  # a running run is always re-read
+        with self.lock:
+            if not cached:
                 self.runs[run_id] = (finished_at, data)
-                self.runs.move_to_end(run_id)
                 self.summaries[run_id] = (finished_at, data.summary)
                 self.reports.pop(run_id, None)
-                while len(self.runs) > self.runs_held:
-                    dropped, _ = self.runs.popitem(last=False)
-                    self.reports.pop(dropped, None)
+            if run_id in self.runs:
+                self.runs.move_to_end(run_id)
+            while len(self.runs) > self.runs_held:
+                dropped, _ = self.runs.popitem(last=False)
+                self.reports.pop(dropped, None)
         return data
 
     def summary(self, run_id: str) -> dict[str, Any]:
         """A run's summary, without holding its rows (MedsafeError when the id is unknown)."""
-        store = ReadOnlyRunStore(self.db)
-        try:
-            finished, finished_at = self._finished(store, run_id)
-            with self.lock:
-                cached = self.summaries.get(run_id)
-                if finished and cached and cached[0] == finished_at:
-                    return cached[1]
-            summary = load_summary_from_store(store, run_id)
-        finally:
-            store.close()
-        if finished:
+        summary, finished_at, cached = self._read(
+            self.summaries, run_id, lambda store, run_id, _: load_summary_from_store(store, run_id))
+        if finished_at is not None and not cached:
             with self.lock:
                 self.summaries[run_id] = (finished_at, summary)
         return summary
