@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import subprocess
 import sys
 import threading
@@ -10,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from conftest import run_cli, write_prompts
+from medsafe.engine.store import RunStore
 from medsafe.testing import FakeOpenAIServer, FaultPlan
 from reliability_support import (
     check_no_call_after_answer,
@@ -89,3 +91,30 @@ def test_the_same_run_started_twice_runs_in_one_process_only(
     reliability_counts["samples"] += 2 * n
     reliability_counts["runs"] += 2
     reliability_counts["concurrent_processes"] += 2
+
+
+def open_store_at(path: str, at: float) -> str | None:
+    """Open (and so create) the store at wall time ``at``; the error it raised, if any."""
+    while time.time() < at:
+        pass  # spin rather than sleep, so the processes start within microseconds of each other
+    try:
+        RunStore(Path(path)).close()
+    except Exception as exc:  # the test reports whatever it was
+        return repr(exc)
+    return None
+
+
+def test_processes_creating_one_new_store_together_all_open_it(tmp_path: Path) -> None:
+    # Before the journal-mode switch waited for the others, about one new store in four opened
+    # by four processes at once failed one of them with "database is locked".
+    processes, stores = 4, 12
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        pool.map(abs, range(processes))  # the workers are up before the first race
+        errors = []
+        for i in range(stores):
+            path = str(tmp_path / f"s{i}" / "medsafe.db")
+            at = time.time() + 0.3
+            errors += [e for e in pool.starmap(open_store_at, [(path, at)] * processes) if e]
+    assert errors == []
+    for i in range(stores):
+        assert RunStore(tmp_path / f"s{i}" / "medsafe.db").applied_migrations()

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
+
 from medsafe.judges import Judgement
 from medsafe.targets import Completion
 
@@ -172,6 +174,24 @@ _ITEM_SELECT = """
     LEFT JOIN judgements j ON j.key = i.judgement_key"""
 
 
+def _is_locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+def _switch_to_wal(conn: sqlite3.Connection, timeout_s: float = 60.0) -> None:
+    """Put the file in WAL mode, waiting for other processes that are opening it too.
+
+    Switching the journal mode takes an exclusive lock, and SQLite returns "database is locked"
+    at once instead of calling the busy handler while another connection holds the file (two
+    processes creating one new store together failed this way about one time in four).
+    """
+    for attempt in Retrying(retry=retry_if_exception(_is_locked), reraise=True,
+                            stop=stop_after_delay(timeout_s),
+                            wait=wait_random_exponential(multiplier=0.005, max=0.5)):
+        with attempt:
+            conn.execute("PRAGMA journal_mode=WAL")
+
+
 class RunStore:
     """A SQLite file holding every run, response and judgement."""
 
@@ -180,7 +200,7 @@ class RunStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(path, timeout=60, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(self.conn)
         self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process kills
         self.conn.execute("PRAGMA busy_timeout=60000")
         self._group_open = False  # a transaction shared by this loop turn's writes is open
