@@ -103,6 +103,7 @@ def test_a_run_keeps_a_bounded_number_of_items_in_flight_per_target_and_runs_tar
     target's concurrency items are in flight for each target, every item is processed once, and
     a second target starts before the first has finished (the plan is ordered by target)."""
     import asyncio
+    from collections import Counter
     from types import SimpleNamespace
 
     from medsafe.engine.runner import IN_FLIGHT_PER_SLOT, run_items
@@ -122,9 +123,14 @@ def test_a_run_keeps_a_bounded_number_of_items_in_flight_per_target_and_runs_tar
     items = ([{"target": "a", "n": i, "judgement_key": None} for i in range(500)]
              + [{"target": "b", "n": i, "judgement_key": None} for i in range(50)]
              + [{"target": "b", "n": 99, "judgement_key": "judged already"}])
-    pipeline = SimpleNamespace(targets={"a": SimpleNamespace(concurrency=3),
-                                        "b": SimpleNamespace(concurrency=1)}, process=process)
-    asyncio.run(run_items(pipeline, items))  # type: ignore[arg-type]
+    pending = [i for i in items if i["judgement_key"] is None]
+    store = SimpleNamespace(  # the two reads run_items makes of the store, over a list
+        pending_counts=lambda run_id: Counter(i["target"] for i in pending),
+        pending_items=lambda run_id, target: (i for i in pending if i["target"] == target))
+    pipeline = SimpleNamespace(store=store, run_id="r", process=process,
+                               targets={"a": SimpleNamespace(concurrency=3),
+                                        "b": SimpleNamespace(concurrency=1)})
+    asyncio.run(run_items(pipeline))  # type: ignore[arg-type]
     assert peak == {"a": IN_FLIGHT_PER_SLOT * 3, "b": IN_FLIGHT_PER_SLOT * 1}
     assert sorted(done) == sorted([("a", i) for i in range(500)] + [("b", i) for i in range(50)])
     first_b = next(i for i, (t, _) in enumerate(done) if t == "b")

@@ -178,7 +178,8 @@ async def _evaluate(config: RunConfig, store: RunStore, resume: str | None,
             await processors["redteam"].attacker.preflight()
         run_id, resumed = _claim_run(store, fingerprint, resume, config, meta)
         lock = _lock_run(store, run_id)
-        store.add_items(run_id, plan_items(suites, config.targets))
+        if not resume:  # (a resume stored its plan when it looked for work left)
+            store.add_items(run_id, plan_items(suites, config.targets))
         if on_plan is not None:
             on_plan(*store.item_counts(run_id))
         kinds = {s.name: s.kind for s in suites}

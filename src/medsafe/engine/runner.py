@@ -194,24 +194,15 @@ class Pipeline:
             self.on_item(item["target"], ok)
 
 
-async def run_items(pipeline: Pipeline, items: list[dict[str, Any]] | None = None) -> None:
+async def run_items(pipeline: Pipeline) -> None:
     """Process every item of the run that has no verdict yet, concurrently.
 
-    Without ``items`` each target's pending items are read from the store a page at a time as
-    its workers take them, so a run of any size holds only the items in flight; ``items`` (as
-    :meth:`RunStore.items` gives them) restricts the run to those.
+    Each target's pending items are read from the store a page at a time as its workers take
+    them, so a run of any size holds only the items in flight.
     """
-    queues: dict[str, tuple[Iterable[dict[str, Any]], int]] = {}
-    if items is None:
-        store, run_id = pipeline.store, pipeline.run_id
-        for target, n in pipeline.store.pending_counts(run_id).items():
-            queues[target] = (store.pending_items(run_id, target), n)
-    else:
-        by_target: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-        for item in items:
-            if item["judgement_key"] is None:
-                by_target[item["target"]].append(item)
-        queues = {target: (queue, len(queue)) for target, queue in by_target.items()}
+    store, run_id = pipeline.store, pipeline.run_id
+    queues = {target: (store.pending_items(run_id, target), n)
+              for target, n in store.pending_counts(run_id).items()}
     # Everything alive now (modules, models, the run's parts) outlives the run: leaving it out
     # of the garbage collector's scans saves about a tenth of the CPU per request at high
     # concurrency.

@@ -163,13 +163,14 @@ MIGRATIONS: list[Migration] = [
 
 
 # An item joined with its response and judgement, as every reader of items sees it (``_row``:
-# its rowid, which pages of pending items follow and which readers drop).
+# its rowid, which pages of pending items follow and which readers drop); ``{hint}`` is where
+# an index choice for run_items goes.
 _ITEM_SELECT = """
     SELECT i.*, i.rowid AS _row, r.text AS response, r.finish_reason, r.prompt_tokens,
            r.completion_tokens, r.latency_s AS gen_latency_s, r.attempts AS gen_attempts,
            j.judge, j.score, j.refusal, j.rationale, j.raw AS judge_raw,
            j.probabilities, j.latency_s AS judge_latency_s, j.extracted, j.correct
-    FROM run_items i
+    FROM run_items i {hint}
     LEFT JOIN responses r ON r.key = i.response_key
     LEFT JOIN judgements j ON j.key = i.judgement_key"""
 
@@ -358,7 +359,8 @@ class RunStore:
     def iter_items(self, run_id: str) -> Iterator[dict[str, Any]]:
         """The items of :meth:`items` one at a time, read as they are consumed."""
         rows = self.conn.execute(
-            f"{_ITEM_SELECT} WHERE i.run_id = ? ORDER BY i.target, i.suite, i.position",
+            _ITEM_SELECT.format(hint="")
+            + " WHERE i.run_id = ? ORDER BY i.target, i.suite, i.position",
             (run_id,),
         )
         for row in rows:
@@ -392,7 +394,7 @@ class RunStore:
         after = first - 1
         # NOT INDEXED: walk the table from the last rowid read; with the key's index SQLite
         # would collect and sort every remaining item of the target for each page.
-        select = _ITEM_SELECT.replace("FROM run_items i", "FROM run_items i NOT INDEXED")
+        select = _ITEM_SELECT.format(hint="NOT INDEXED")
         while True:
             rows = self.conn.execute(
                 f"{select} WHERE i.rowid > ? AND i.run_id = ? AND i.target = ? "
